@@ -1,0 +1,66 @@
+// The root component: one mail stack on one host. It turns the typed stack
+// config into the per-concern components and gathers the audit outputs.
+import * as pulumi from "@pulumi/pulumi";
+import { MAIL_PORTS, type StackConfig } from "../config";
+import { MailHost, type OpenPort } from "./host";
+import type { HostConnection } from "./push";
+
+export interface MailStackArgs {
+  readonly config: StackConfig;
+  /** The deploy key, a secret Output. */
+  readonly privateKey: pulumi.Output<string>;
+}
+
+/** Mail ports plus SSH, sorted: exactly what the firewall opens. Pure. */
+export function openPorts(sshPort: number): OpenPort[] {
+  return [...MAIL_PORTS, { port: sshPort, service: "ssh" }].sort((a, b) => a.port - b.port);
+}
+
+export class MailStack extends pulumi.ComponentResource {
+  /** Audit outputs. None of them holds a secret. */
+  readonly host: string;
+  readonly hostname: string;
+  readonly openPorts: readonly OpenPort[];
+  readonly domains: readonly string[];
+  readonly os: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailstack:index:MailStack", name, {}, opts);
+    const cfg = args.config;
+    const connection: HostConnection = {
+      host: cfg.ssh.host,
+      port: cfg.ssh.port,
+      user: cfg.ssh.user,
+      privateKey: args.privateKey,
+    };
+    const ports = openPorts(cfg.ssh.port);
+
+    const host = new MailHost(
+      `${name}-host`,
+      {
+        connection,
+        hostname: cfg.hostname,
+        timezone: cfg.timezone,
+        openPorts: ports,
+        unattendedUpgrades: cfg.unattendedUpgrades,
+      },
+      { parent: this },
+    );
+
+    this.host = cfg.ssh.host;
+    this.hostname = cfg.hostname;
+    this.openPorts = ports;
+    this.domains = cfg.domains.map((d) => d.name);
+    this.os = host.os;
+    this.versions = host.versions;
+    this.registerOutputs({
+      host: this.host,
+      hostname: this.hostname,
+      openPorts: this.openPorts,
+      domains: this.domains,
+      os: this.os,
+      versions: this.versions,
+    });
+  }
+}

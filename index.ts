@@ -1,0 +1,27 @@
+// Entry point: read the stack config once, validate it, build the graph.
+// Invalid config throws here, before any resource is registered.
+import * as pulumi from "@pulumi/pulumi";
+import { MailStack } from "./components/mailstack";
+import { ConfigError, loadConfig, readPrivateKey } from "./config";
+
+function configured() {
+  try {
+    const config = loadConfig();
+    return { config, privateKey: readPrivateKey(config.ssh) };
+  } catch (err) {
+    // A RunError prints just the message: the operator needs the fix, not a stack trace.
+    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
+
+const stack = new MailStack("mail", configured());
+
+// Audit outputs: what an auditor reading `pulumi stack export` needs. No secrets.
+export const host = stack.host;
+export const hostname = stack.hostname;
+export const openPorts = stack.openPorts;
+export const domains = stack.domains;
+export const os = stack.os;
+export const versions = stack.versions;
+export const mailstackVersion: string = require("./package.json").version;

@@ -1,0 +1,179 @@
+import * as fs from "node:fs";
+import * as jsyaml from "js-yaml";
+import { describe, expect, it } from "vitest";
+import {
+  addressProblem,
+  CONFIG_KEYS,
+  ConfigError,
+  domainProblem,
+  parseConfig,
+  type RawConfig,
+  readPrivateKey,
+} from "../config";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+
+function raw(values: Record<string, string | undefined>, secretKeys = ["sshPrivateKey"]): RawConfig {
+  const base: Record<string, string> = {
+    host: "203.0.113.25",
+    hostname: "mail.tlabs.team",
+    adminEmail: "postmaster@tlabs.team",
+    sshPrivateKey: KEY,
+    domains: JSON.stringify([{ name: "tlabs.team" }]),
+  };
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined) delete base[k];
+    else base[k] = v;
+  }
+  return { values: base, secretKeys: new Set(secretKeys) };
+}
+
+function problems(values: Record<string, string | undefined>, secretKeys?: string[]): string[] {
+  try {
+    parseConfig(raw(values, secretKeys));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  throw new Error("config was accepted");
+}
+
+describe("parseConfig accepts good config", () => {
+  it("applies defaults", () => {
+    const cfg = parseConfig(raw({}));
+    expect(cfg.ssh).toMatchObject({ host: "203.0.113.25", port: 22, user: "root" });
+    expect(cfg.timezone).toBe("UTC");
+    expect(cfg.unattendedUpgrades).toBe(true);
+    expect(cfg.domains).toEqual([{ name: "tlabs.team" }]);
+  });
+
+  it("keeps a legitimate false and explicit values", () => {
+    const cfg = parseConfig(
+      raw({ unattendedUpgrades: "false", sshPort: "2222", timezone: "Asia/Seoul", host: "2001:db8::25" }),
+    );
+    expect(cfg.unattendedUpgrades).toBe(false);
+    expect(cfg.ssh.port).toBe(2222);
+    expect(cfg.timezone).toBe("Asia/Seoul");
+    expect(cfg.ssh.host).toBe("2001:db8::25");
+  });
+
+  it("accepts a key path instead of the key", () => {
+    const cfg = parseConfig(raw({ sshPrivateKey: undefined, sshPrivateKeyPath: "~/.ssh/id_ed25519" }, []));
+    expect(cfg.ssh.privateKey).toEqual({ path: "~/.ssh/id_ed25519" });
+  });
+});
+
+// Each bad input must fail, name its key and say how to fix it.
+const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
+  ["bad domain: single label", { domains: '[{"name":"localhost"}]' }, "mailstack:domains"],
+  ["bad domain: underscore", { domains: '[{"name":"mail_box.team"}]' }, "mailstack:domains"],
+  ["bad domain: leading hyphen", { domains: '[{"name":"-tlabs.team"}]' }, "mailstack:domains"],
+  ["bad domain: label over 63", { domains: JSON.stringify([{ name: `${"a".repeat(64)}.team` }]) }, "mailstack:domains"],
+  ["bad domain: trailing dot", { domains: '[{"name":"tlabs.team."}]' }, "mailstack:domains"],
+  ["bad domain: upper case", { domains: '[{"name":"TLabs.team"}]' }, "mailstack:domains"],
+  ["bad domain: numeric TLD", { domains: '[{"name":"10.0.0.1"}]' }, "mailstack:domains"],
+  ["duplicate domain", { domains: '[{"name":"tlabs.team"},{"name":"tlabs.team"}]' }, "listed twice"],
+  ["empty domain list", { domains: "[]" }, "mailstack:domains"],
+  ["domains not a list", { domains: "tlabs.team" }, "mailstack:domains"],
+  ["domain entry without name", { domains: '[{"domain":"tlabs.team"}]' }, "mailstack:domains"],
+  ["domain entry with unknown field", { domains: '[{"name":"tlabs.team","tpye":"x"}]' }, "unknown field"],
+  ["missing domains", { domains: undefined }, "mailstack:domains is required"],
+  ["bad address: no @", { adminEmail: "postmaster" }, "mailstack:adminEmail"],
+  ["bad address: two @", { adminEmail: "a@b@tlabs.team" }, "mailstack:adminEmail"],
+  ["bad address: space", { adminEmail: "post master@tlabs.team" }, "mailstack:adminEmail"],
+  ["bad address: bad domain", { adminEmail: "postmaster@tlabs" }, "mailstack:adminEmail"],
+  ["port out of range: 0", { sshPort: "0" }, "mailstack:sshPort"],
+  ["port out of range: 70000", { sshPort: "70000" }, "mailstack:sshPort"],
+  ["port not a number", { sshPort: "ssh" }, "mailstack:sshPort"],
+  ["port fractional", { sshPort: "22.5" }, "mailstack:sshPort"],
+  ["ssh port collides with a mail port", { sshPort: "25" }, "collides"],
+  ["unknown key", { sshport: "22" }, "did you mean mailstack:sshPort"],
+  ["unknown key, far from any", { colour: "blue" }, "mailstack:colour is not a setting"],
+  ["missing required secret", { sshPrivateKey: undefined }, "mailstack:sshPrivateKey is required"],
+  ["secret stored in plain text", {}, "must be a secret", []],
+  ["secret that is not a key", { sshPrivateKey: "hunter2" }, "mailstack:sshPrivateKey"],
+  ["both key and key path", { sshPrivateKeyPath: "/root/.ssh/id" }, "keep one"],
+  ["relative key path", { sshPrivateKey: undefined, sshPrivateKeyPath: "id_ed25519" }, "absolute path"],
+  ["missing host", { host: undefined }, "mailstack:host is required"],
+  ["bad host", { host: "mail server" }, "mailstack:host"],
+  ["bad IPv4 host", { host: "203.0.113.256" }, "mailstack:host"],
+  ["bad IPv6 host", { host: "2001:db8::zz" }, "mailstack:host"],
+  ["hostname not fully qualified", { hostname: "mail" }, "mailstack:hostname"],
+  ["bad time zone", { timezone: "Mars/Olympus" }, "mailstack:timezone"],
+  ["bad boolean", { unattendedUpgrades: "yes" }, "mailstack:unattendedUpgrades"],
+  ["bad login name", { sshUser: "Root User" }, "mailstack:sshUser"],
+];
+
+describe("parseConfig rejects bad input with the key and the fix", () => {
+  it.each(BAD)("%s", (_, values, expected, secretKeys) => {
+    const found = problems(values, secretKeys);
+    const joined = found.join("\n");
+    expect(joined).toContain(expected);
+    for (const p of found) {
+      expect(p).toMatch(/^mailstack:\w+/);
+      expect(p).toContain("Fix: ");
+    }
+  });
+
+  it("has at least 20 bad inputs", () => {
+    expect(BAD.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it("reports every problem at once", () => {
+    expect(problems({ sshPort: "0", host: undefined, adminEmail: "x" })).toHaveLength(3);
+  });
+
+  it("never echoes a secret's value", () => {
+    const text = problems({ sshPrivateKey: "hunter2-not-a-key" }).join("\n");
+    expect(text).not.toContain("hunter2");
+  });
+});
+
+describe("validators", () => {
+  it("domainProblem", () => {
+    expect(domainProblem("tlabs.team")).toBeUndefined();
+    expect(domainProblem("a-b.example.co.kr")).toBeUndefined();
+    expect(domainProblem("a..b")).toBeDefined();
+    expect(domainProblem("")).toBeDefined();
+  });
+  it("addressProblem", () => {
+    expect(addressProblem("first.last+tag@tlabs.team")).toBeUndefined();
+    expect(addressProblem("@tlabs.team")).toBeDefined();
+    expect(addressProblem(".a@tlabs.team")).toBeDefined();
+  });
+});
+
+describe("readPrivateKey", () => {
+  it("fails with the key name when the file is missing", () => {
+    expect(() =>
+      readPrivateKey({ host: "h", port: 22, user: "root", privateKey: { path: "/nonexistent/key" } }),
+    ).toThrow(/mailstack:sshPrivateKeyPath .*ENOENT/);
+  });
+});
+
+describe("Pulumi.yaml", () => {
+  it("declares exactly the keys config.ts knows, with the same types", () => {
+    const project = jsyaml.load(fs.readFileSync("Pulumi.yaml", "utf8")) as { config: Record<string, { type: string; description: string }> };
+    const declared = Object.fromEntries(Object.entries(project.config).map(([k, v]) => [k, v.type]));
+    const known = Object.fromEntries(Object.entries(CONFIG_KEYS).map(([k, v]) => [k, v.type]));
+    expect(declared).toEqual(known);
+    for (const [k, v] of Object.entries(project.config)) {
+      expect(v.description, k).toBe(CONFIG_KEYS[k as keyof typeof CONFIG_KEYS].description);
+    }
+  });
+
+  it("stack files hold only valid, known settings and no plaintext secret", () => {
+    for (const file of ["Pulumi.prod.yaml", "Pulumi.sandbox.yaml"]) {
+      const stack = jsyaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+      const values: Record<string, string> = {};
+      for (const [k, v] of Object.entries(stack.config)) {
+        expect(k, file).toMatch(/^mailstack:/);
+        expect(typeof v === "object" && v !== null && "secure" in v, `${file} ${k}`).toBe(false);
+        values[k.slice("mailstack:".length)] = typeof v === "string" ? v : JSON.stringify(v);
+      }
+      // A stand-in key replaces the secret the operator sets outside git.
+      if (values.sshPrivateKeyPath === undefined) values.sshPrivateKey = KEY;
+      expect(() => parseConfig({ values, secretKeys: new Set(["sshPrivateKey"]) }), file).not.toThrow();
+    }
+  });
+});

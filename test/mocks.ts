@@ -1,0 +1,53 @@
+// Records every resource the program registers, for assertions on inputs,
+// parents and secrecy. Import the code under test only after calling setup().
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+/** What the mock engine received, by resource name. */
+export const resources = new Map<string, Recorded>();
+/** Child name -> parent name, seen through a transformation on the root component. */
+export const parents = new Map<string, string | undefined>();
+
+export function setup(stdout: (name: string) => string = () => ""): void {
+  pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        resources.set(args.name, { type: args.type, name: args.name, inputs: args.inputs });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "command:remote:Command") {
+          state.stdout = stdout(args.name);
+          state.stderr = "";
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call: () => ({}),
+    },
+    "mailstack",
+    "test",
+    false,
+  );
+}
+
+/** A transformation that records each resource's parent; pass it to the root component. */
+export const recordParents: pulumi.ResourceTransformation = (args) => {
+  const parent = args.opts.parent as (pulumi.Resource & { __name?: string }) | undefined;
+  parents.set(args.name, parent?.__name);
+  return undefined;
+};
+
+/** Resolves an Output's value and whether it is secret. */
+export function settle<T>(o: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+  return new Promise((resolve) => {
+    pulumi.all([o, pulumi.isSecret(o)]).apply(([value, secret]) => resolve({ value, secret }));
+  });
+}
+
+/** Waits until the mock engine has seen every registration. */
+export function flush(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 50));
+}
