@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 export const NAMESPACE = "mailstack";
 
-type KeyType = "string" | "integer" | "boolean" | "array";
+type KeyType = "string" | "integer" | "boolean" | "array" | "object";
 
 export interface KeySpec {
   readonly type: KeyType;
@@ -25,6 +25,11 @@ export interface KeySpec {
   readonly secret?: boolean;
   /** Shown in error messages as a working `pulumi config set` example. */
   readonly example: string;
+  /**
+   * Pulumi.yaml's default for an optional key (Pulumi requires every declared
+   * key without one). An empty string means "not set".
+   */
+  readonly default?: string | number | boolean | Record<string, never>;
 }
 
 export const CONFIG_KEYS = {
@@ -36,23 +41,28 @@ export const CONFIG_KEYS = {
   },
   sshPort: {
     type: "integer",
+    default: 22,
     description: "Port sshd listens on; the firewall opens it. Default 22.",
     example: "22",
   },
   sshUser: {
     type: "string",
+    default: "root",
     description: "Login used for deployment; it must be root or have passwordless sudo. Default root.",
     example: "root",
   },
   sshPrivateKey: {
     type: "string",
+    default: "",
     secret: true,
     description: "Private key (OpenSSH format) of the deploy login. Secret. Set this or sshPrivateKeyPath.",
     example: "--secret mailstack:sshPrivateKey < ~/.ssh/id_ed25519",
   },
   sshPrivateKeyPath: {
     type: "string",
-    description: "Path, on the machine running Pulumi, of the deploy login's private key. Set this or sshPrivateKey.",
+    default: "",
+    description:
+      "Path, on the machine running Pulumi, of the deploy login's private key. Set this or sshPrivateKey.",
     example: "~/.ssh/id_ed25519",
   },
   hostname: {
@@ -63,6 +73,7 @@ export const CONFIG_KEYS = {
   },
   timezone: {
     type: "string",
+    default: "UTC",
     description: "IANA time zone of the host, such as Asia/Seoul. Default UTC.",
     example: "Asia/Seoul",
   },
@@ -79,8 +90,16 @@ export const CONFIG_KEYS = {
     description: 'Mail domains served by the host, each an object such as {"name": "tlabs.team"}.',
     example: "--path 'domains[0].name' tlabs.team",
   },
+  sshdOptions: {
+    type: "object",
+    default: {},
+    description:
+      'Extra sshd_config settings, such as {"AllowUsers": "root ops"}; checked with sshd -t. Default none.',
+    example: "--path 'sshdOptions.AllowUsers' 'root ops'",
+  },
   unattendedUpgrades: {
     type: "boolean",
+    default: true,
     description: "Install Debian/Ubuntu security updates automatically every day. Default true.",
     example: "true",
   },
@@ -118,8 +137,23 @@ export interface StackConfig {
   readonly timezone: string;
   readonly adminEmail: string;
   readonly domains: readonly DomainConfig[];
+  /** Extra sshd settings, keyword -> value, in the order given. */
+  readonly sshdOptions: Readonly<Record<string, string>>;
   readonly unattendedUpgrades: boolean;
 }
+
+/** sshd keywords the stack sets itself; sshdOptions may not override them. */
+export const MANAGED_SSHD_KEYWORDS = [
+  "Port",
+  "PermitRootLogin",
+  "PubkeyAuthentication",
+  "PasswordAuthentication",
+  "KbdInteractiveAuthentication",
+  "ChallengeResponseAuthentication",
+  "PermitEmptyPasswords",
+  "AuthenticationMethods",
+  "UsePAM",
+] as const;
 
 /** Raw config as Pulumi holds it: values keyed without the namespace. */
 export interface RawConfig {
@@ -241,7 +275,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
   const get = (k: ConfigKey): string | undefined => {
     const spec: KeySpec = CONFIG_KEYS[k];
     const v = raw.values[k];
-    if (v === undefined) {
+    if (v === undefined || v === "") {
       if (spec.required) bad(k, "is required but not set");
       return undefined;
     }
@@ -293,22 +327,33 @@ export function parseConfig(raw: RawConfig): StackConfig {
   const keyPath = str("sshPrivateKeyPath", "", (v) =>
     v.startsWith("/") || v.startsWith("~/") ? undefined : "is not an absolute path (or one starting with ~/)",
   );
-  if (raw.values.sshPrivateKey === undefined && raw.values.sshPrivateKeyPath === undefined) {
+  const given = (k: ConfigKey) => (raw.values[k] ?? "") !== "";
+  if (!given("sshPrivateKey") && !given("sshPrivateKeyPath")) {
     bad("sshPrivateKey", "is required (or mailstack:sshPrivateKeyPath) but neither is set");
-  } else if (raw.values.sshPrivateKey !== undefined && raw.values.sshPrivateKeyPath !== undefined) {
-    bad("sshPrivateKeyPath", "is set together with mailstack:sshPrivateKey; keep one", `pulumi config rm ${key("sshPrivateKeyPath")}`);
+  } else if (given("sshPrivateKey") && given("sshPrivateKeyPath")) {
+    bad(
+      "sshPrivateKeyPath",
+      "is set together with mailstack:sshPrivateKey; keep one",
+      `pulumi config rm ${key("sshPrivateKeyPath")}`,
+    );
   }
   const hostname = str("hostname", "", domainProblem);
   const zones = new Set(Intl.supportedValuesOf("timeZone"));
   const timezone = str("timezone", "UTC", (v) =>
-    v === "UTC" || v === "Etc/UTC" || zones.has(v) ? undefined : "is not an IANA time zone such as Asia/Seoul",
+    v === "UTC" || v === "Etc/UTC" || zones.has(v)
+      ? undefined
+      : "is not an IANA time zone such as Asia/Seoul",
   );
   const adminEmail = str("adminEmail", "", addressProblem);
   const unattendedUpgrades = bool("unattendedUpgrades", true);
   const domains = parseDomains(get("domains"), (why) => bad("domains", why));
+  const sshdOptions = parseSshdOptions(get("sshdOptions"), (why) => bad("sshdOptions", why));
 
   if (MAIL_PORTS.some((p) => p.port === sshPort)) {
-    bad("sshPort", `value ${sshPort} collides with a mail port (${MAIL_PORTS.map((p) => p.port).join(", ")})`);
+    bad(
+      "sshPort",
+      `value ${sshPort} collides with a mail port (${MAIL_PORTS.map((p) => p.port).join(", ")})`,
+    );
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -323,8 +368,41 @@ export function parseConfig(raw: RawConfig): StackConfig {
     timezone,
     adminEmail,
     domains,
+    sshdOptions,
     unattendedUpgrades,
   };
+}
+
+function parseSshdOptions(value: string | undefined, bad: (why: string) => void): Record<string, string> {
+  if (value === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    bad("is not an object of sshd keyword -> value; set entries with --path");
+    return {};
+  }
+  const managed: readonly string[] = MANAGED_SSHD_KEYWORDS;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(k)) {
+      bad(`has "${k}", which is not an sshd keyword`);
+    } else if (managed.some((m) => m.toLowerCase() === k.toLowerCase())) {
+      bad(`sets ${k}, which the stack manages for hardening; remove it`);
+    } else if (
+      !["string", "number", "boolean"].includes(typeof v) ||
+      /[\n\r]/.test(String(v)) ||
+      String(v) === ""
+    ) {
+      bad(`value of ${k} must be a non-empty single-line string`);
+    } else {
+      out[k] = String(v);
+    }
+  }
+  return out;
 }
 
 function parseDomains(value: string | undefined, bad: (why: string) => void): DomainConfig[] {

@@ -33,6 +33,8 @@ export interface MailHostArgs {
   readonly timezone: string;
   /** Ports the firewall opens, SSH included. */
   readonly openPorts: readonly OpenPort[];
+  /** Extra sshd settings. */
+  readonly sshdOptions: Readonly<Record<string, string>>;
   /** Daily unattended security upgrades. */
   readonly unattendedUpgrades: boolean;
 }
@@ -48,8 +50,9 @@ function raw(file: string): string {
 }
 
 /** sshd drop-in. Pure. */
-export function renderSshd(port: number): string {
-  return render("ssh/50-mailstack.conf", { port });
+export function renderSshd(port: number, options: Readonly<Record<string, string>> = {}): string {
+  const lines = Object.entries(options).map(([k, v]) => `${k} ${v}`);
+  return render("ssh/50-mailstack.conf", { port, extra: lines.length > 0 ? lines.join("\n") : "# (none)" });
 }
 
 /** UFW rule list, one `allow PORT/tcp` per open port, sorted. Pure. */
@@ -93,7 +96,11 @@ export class MailHost extends pulumi.ComponentResource {
     // The first command waits for SSH (the connection retries) and stops on an unsupported OS.
     const facts = new command.remote.Command(
       `${name}-facts`,
-      { connection: commandConnection(conn), create: script(conn.user, "facts.sh"), addPreviousOutputInEnv: false },
+      {
+        connection: commandConnection(conn),
+        create: script(conn.user, "facts.sh"),
+        addPreviousOutputInEnv: false,
+      },
       { parent: this },
     );
     const packages = new command.remote.Command(
@@ -115,7 +122,11 @@ export class MailHost extends pulumi.ComponentResource {
           { path: "/etc/hostname", content: `${args.hostname}\n` },
           // Read by Postfix and Debian tools as a bare name: no header.
           { path: "/etc/mailname", content: `${args.hostname}\n` },
-          { path: "/usr/local/sbin/mailstack-hostname", content: raw("host/mailstack-hostname.sh"), mode: "0755" },
+          {
+            path: "/usr/local/sbin/mailstack-hostname",
+            content: raw("host/mailstack-hostname.sh"),
+            mode: "0755",
+          },
         ],
         reload: { command: "/usr/local/sbin/mailstack-hostname" },
       },
@@ -139,7 +150,12 @@ export class MailHost extends pulumi.ComponentResource {
       `${name}-upgrades`,
       {
         connection: conn,
-        files: [{ path: "/etc/apt/apt.conf.d/20auto-upgrades", content: renderAutoUpgrades(args.unattendedUpgrades) }],
+        files: [
+          {
+            path: "/etc/apt/apt.conf.d/20auto-upgrades",
+            content: renderAutoUpgrades(args.unattendedUpgrades),
+          },
+        ],
         check: ["apt-config dump >/dev/null"],
       },
       after,
@@ -149,11 +165,18 @@ export class MailHost extends pulumi.ComponentResource {
       `${name}-sshd`,
       {
         connection: conn,
-        files: [{ path: "/etc/ssh/sshd_config.d/50-mailstack.conf", content: renderSshd(sshPort) }],
+        files: [
+          {
+            path: "/etc/ssh/sshd_config.d/50-mailstack.conf",
+            content: renderSshd(sshPort, args.sshdOptions),
+          },
+        ],
         check: ["sshd -t"],
         reload: { service: "ssh", action: "reload" },
         // A new connection must still reach sshd before the push counts as done.
-        verify: [`sleep 1; timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${sshPort}; head -c 4 <&3' | grep -q SSH-`],
+        verify: [
+          `sleep 1; timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${sshPort}; head -c 4 <&3' | grep -q SSH-`,
+        ],
       },
       after,
     );
@@ -165,7 +188,11 @@ export class MailHost extends pulumi.ComponentResource {
         connection: conn,
         files: [
           { path: "/etc/mailstack/firewall.rules", content: renderFirewallRules(args.openPorts) },
-          { path: "/usr/local/sbin/mailstack-firewall", content: raw("ufw/mailstack-firewall.sh"), mode: "0755" },
+          {
+            path: "/usr/local/sbin/mailstack-firewall",
+            content: raw("ufw/mailstack-firewall.sh"),
+            mode: "0755",
+          },
         ],
         check: ["/usr/local/sbin/mailstack-firewall --check /etc/mailstack/firewall.rules"],
         reload: { command: "/usr/local/sbin/mailstack-firewall /etc/mailstack/firewall.rules" },

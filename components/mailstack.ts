@@ -43,6 +43,7 @@ export class MailStack extends pulumi.ComponentResource {
         hostname: cfg.hostname,
         timezone: cfg.timezone,
         openPorts: ports,
+        sshdOptions: cfg.sshdOptions,
         unattendedUpgrades: cfg.unattendedUpgrades,
       },
       { parent: this },

@@ -105,7 +105,8 @@ export function validatePush(name: string, args: ConfigPushArgs): void {
     if (seen.has(f.path)) problems.push(`file ${f.path} is listed twice`);
     seen.add(f.path);
     for (const who of [f.owner, f.group]) {
-      if (who !== undefined && !NAME.test(who)) problems.push(`owner/group "${who}" of ${f.path} is not a valid name`);
+      if (who !== undefined && !NAME.test(who))
+        problems.push(`owner/group "${who}" of ${f.path} is not a valid name`);
     }
     if (f.mode !== undefined && !/^0?[0-7]{3}$/.test(f.mode)) {
       problems.push(`mode "${f.mode}" of ${f.path} is not an octal mode such as 0644`);
@@ -114,7 +115,11 @@ export function validatePush(name: string, args: ConfigPushArgs): void {
       problems.push(`secret file ${f.path} must not be readable by others (mode ${f.mode})`);
     }
   }
-  const lines = [...(args.check ?? []), ...(args.verify ?? []), args.reload ? serviceCommand(args.reload) : ""];
+  const lines = [
+    ...(args.check ?? []),
+    ...(args.verify ?? []),
+    args.reload ? serviceCommand(args.reload) : "",
+  ];
   for (const l of lines) if (l.includes("\n")) problems.push(`command "${l}" spans several lines`);
   if (problems.length > 0) throw new Error(`push ${name}: ${problems.join("; ")}`);
 }
@@ -150,15 +155,13 @@ export class ConfigPush extends pulumi.ComponentResource {
     const secret = args.files.some((f) => f.secret === true);
     const { connection, files, ...rest } = args;
 
-    const payload = pulumi
-      .all(files.map((f) => pulumi.output(f.content)))
-      .apply((contents) =>
-        renderPayload(
-          name,
-          rest,
-          files.map((f, i) => ({ ...f, content: contents[i] ?? "" })),
-        ),
-      );
+    const payload = pulumi.all(files.map((f) => pulumi.output(f.content))).apply((contents) =>
+      renderPayload(
+        name,
+        rest,
+        files.map((f, i) => ({ ...f, content: contents[i] ?? "" })),
+      ),
+    );
 
     const run = asRoot(connection.user, `bash -c ${shellQuote(RUNNER)} mailstack-push`);
     const cmd = new command.remote.Command(

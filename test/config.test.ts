@@ -6,6 +6,7 @@ import {
   CONFIG_KEYS,
   ConfigError,
   domainProblem,
+  type KeySpec,
   parseConfig,
   type RawConfig,
   readPrivateKey,
@@ -68,7 +69,11 @@ const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
   ["bad domain: single label", { domains: '[{"name":"localhost"}]' }, "mailstack:domains"],
   ["bad domain: underscore", { domains: '[{"name":"mail_box.team"}]' }, "mailstack:domains"],
   ["bad domain: leading hyphen", { domains: '[{"name":"-tlabs.team"}]' }, "mailstack:domains"],
-  ["bad domain: label over 63", { domains: JSON.stringify([{ name: `${"a".repeat(64)}.team` }]) }, "mailstack:domains"],
+  [
+    "bad domain: label over 63",
+    { domains: JSON.stringify([{ name: `${"a".repeat(64)}.team` }]) },
+    "mailstack:domains",
+  ],
   ["bad domain: trailing dot", { domains: '[{"name":"tlabs.team."}]' }, "mailstack:domains"],
   ["bad domain: upper case", { domains: '[{"name":"TLabs.team"}]' }, "mailstack:domains"],
   ["bad domain: numeric TLD", { domains: '[{"name":"10.0.0.1"}]' }, "mailstack:domains"],
@@ -101,6 +106,13 @@ const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
   ["hostname not fully qualified", { hostname: "mail" }, "mailstack:hostname"],
   ["bad time zone", { timezone: "Mars/Olympus" }, "mailstack:timezone"],
   ["bad boolean", { unattendedUpgrades: "yes" }, "mailstack:unattendedUpgrades"],
+  [
+    "sshd option overriding hardening",
+    { sshdOptions: '{"PasswordAuthentication":"yes"}' },
+    "manages for hardening",
+  ],
+  ["sshd option with a newline", { sshdOptions: '{"Banner":"a\\nPort 23"}' }, "single-line"],
+  ["sshd option bad keyword", { sshdOptions: '{"Allow Users":"x"}' }, "not an sshd keyword"],
   ["bad login name", { sshUser: "Root User" }, "mailstack:sshUser"],
 ];
 
@@ -153,12 +165,18 @@ describe("readPrivateKey", () => {
 
 describe("Pulumi.yaml", () => {
   it("declares exactly the keys config.ts knows, with the same types", () => {
-    const project = jsyaml.load(fs.readFileSync("Pulumi.yaml", "utf8")) as { config: Record<string, { type: string; description: string }> };
+    const project = jsyaml.load(fs.readFileSync("Pulumi.yaml", "utf8")) as {
+      config: Record<string, { type: string; description: string }>;
+    };
     const declared = Object.fromEntries(Object.entries(project.config).map(([k, v]) => [k, v.type]));
     const known = Object.fromEntries(Object.entries(CONFIG_KEYS).map(([k, v]) => [k, v.type]));
     expect(declared).toEqual(known);
     for (const [k, v] of Object.entries(project.config)) {
-      expect(v.description, k).toBe(CONFIG_KEYS[k as keyof typeof CONFIG_KEYS].description);
+      const spec: KeySpec = CONFIG_KEYS[k as keyof typeof CONFIG_KEYS];
+      expect(v.description, k).toBe(spec.description);
+      expect(v.default, k).toEqual(spec.default);
+      // Pulumi insists on a value for every declared key without a default.
+      expect(v.default === undefined, k).toBe(spec.required === true);
     }
   });
 

@@ -77,7 +77,16 @@ describe("MailStack", () => {
       .split("\n")
       .filter((l) => l.startsWith("allow "))
       .map((l) => l.split(" ")[1]);
-    expect(rules).toEqual(["25/tcp", "80/tcp", "443/tcp", "465/tcp", "587/tcp", "993/tcp", "995/tcp", "2222/tcp"]);
+    expect(rules).toEqual([
+      "25/tcp",
+      "80/tcp",
+      "443/tcp",
+      "465/tcp",
+      "587/tcp",
+      "993/tcp",
+      "995/tcp",
+      "2222/tcp",
+    ]);
     expect(stack.openPorts.map((p) => p.port)).toEqual([25, 80, 443, 465, 587, 993, 995, 2222]);
   });
 
@@ -96,6 +105,8 @@ describe("MailStack", () => {
     const os = await settle(stack.os);
     expect(os).toEqual({ value: "debian 12 sysv", secret: false });
     expect(stack.domains).toEqual(["tlabs.team", "tlabs.dev"]);
-    expect(JSON.stringify([stack.host, stack.hostname, stack.openPorts, stack.domains])).not.toContain("PRIVATE");
+    expect(JSON.stringify([stack.host, stack.hostname, stack.openPorts, stack.domains])).not.toContain(
+      "PRIVATE",
+    );
   });
 });

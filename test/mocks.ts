@@ -41,7 +41,7 @@ export const recordParents: pulumi.ResourceTransformation = (args) => {
 };
 
 /** Resolves an Output's value and whether it is secret. */
-export function settle<T>(o: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+export function settle<T>(o: pulumi.Output<T>): Promise<{ value: pulumi.Unwrap<T>; secret: boolean }> {
   return new Promise((resolve) => {
     pulumi.all([o, pulumi.isSecret(o)]).apply(([value, secret]) => resolve({ value, secret }));
   });

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # mailstack push runner: stage, check, swap, reload, roll back.
 # Runs on the host as root, reading a payload from stdin (see components/push.ts
 # for the format). The payload holds the files' text, so `pulumi preview --diff`
@@ -88,7 +89,8 @@ cleanup_created() {
 for i in "${changed[@]}"; do
   p=${paths[$i]}
   if [ ! -e "$p" ]; then
-    mkdir -p "$(dirname "$p")"
+    # Directories made here are ordinary ones (0755), not private to root.
+    (umask 022 && mkdir -p "$(dirname "$p")")
     : >"$p"
     created[$p]=1
   fi
@@ -102,8 +104,13 @@ if [ ${#checks[@]} -gt 0 ]; then
   for i in "${changed[@]}"; do
     binds+="mount --bind $(printf '%q' "$work/f$i") $(printf '%q' "${paths[$i]}") && "
   done
+  # Inside a chroot (the sandbox) "/" is no mount point and cannot be made
+  # private; there the enclosing mount namespace is already private, so the
+  # bind mounts stay in ours either way.
+  isolate=(unshare --mount --propagation private)
+  "${isolate[@]}" true 2>/dev/null || isolate=(unshare --mount --propagation unchanged)
   for c in "${checks[@]}"; do
-    if ! out=$(unshare --mount --propagation private bash -c "${binds}${c}" 2>&1); then
+    if ! out=$("${isolate[@]}" bash -c "${binds}${c}" 2>&1); then
       cleanup_created
       die "$name: check failed, nothing changed: $c"$'\n'"$out"
     fi

@@ -22,7 +22,8 @@ for r in "${want[@]}"; do
 done
 
 # The port the running sshd listens on: the deploying session came in through it.
-live_ssh=$(sshd -T 2>/dev/null | awk '$1 == "port" { print $2; exit }')
+# (awk reads to the end: an early exit would kill sshd -T with SIGPIPE.)
+live_ssh=$(sshd -T 2>/dev/null | awk '$1 == "port" && !seen { print $2; seen = 1 }' || true)
 if [ -n "$live_ssh" ] && ! printf '%s\n' "${want[@]}" | grep -qx "allow $live_ssh/tcp"; then
   echo "mailstack-firewall: $rules does not allow port $live_ssh/tcp, where sshd listens now; refusing to lock out SSH" >&2
   exit 1

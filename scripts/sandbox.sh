@@ -1,0 +1,757 @@
+#!/bin/bash
+# Local sandbox "mail host" for testing the mailstack deployment over SSH.
+#
+#   sandbox.sh up                  build (first time) and start the sandbox; idempotent
+#   sandbox.sh down [--keep-rootfs] stop it and remove what `up` made (keeps caches)
+#   sandbox.sh status              show each part; exit 0 only if all are up
+#   sandbox.sh exec [CMD...]       run CMD (default: bash) inside the sandbox
+#
+# The sandbox is a Debian 12 chroot running in its own network, UTS, IPC, mount
+# and PID namespaces, reachable only over the bridge msbr0 (10.213.0.0/24):
+#   10.213.0.1  host side: apt-cacher-ng (:3142) and dnsmasq (:53, zone example.test)
+#   10.213.0.2  netns mailstack-mail: the mail host, sshd on :22
+# The namespaces have no default route and the host does no NAT or forwarding,
+# so the sandbox can reach nothing but the bridge. Only apt-cacher-ng, on the
+# host, fetches packages from the Debian mirror (the host's normal apt path).
+# More test hosts (LDAP, clients) can join the bridge with make_host.
+#
+# After `up`, ${MAILSTACK_STATE}/sandbox.env holds SANDBOX_* variables for tests.
+# This is a test fixture, not a security boundary: the sandbox's root is the
+# host's root with a few capabilities dropped.
+set -euo pipefail
+shopt -s nullglob
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NS_INIT="$SCRIPT_DIR/sandbox/ns-init.sh"
+
+CACHE="${MAILSTACK_CACHE:-$HOME/.cache/mailstack}/sandbox"
+STATE="${MAILSTACK_STATE:-/var/lib/mailstack-sandbox}"
+ROOTFS="$STATE/rootfs"
+TARBALL="$CACHE/bookworm-rootfs.tar.zst"
+KEY="$CACHE/id_ed25519"
+ENV_FILE="$STATE/sandbox.env"
+RUN_DIR="$STATE/run"      # pid files of what we started
+LOG_DIR="$STATE/log"
+HOSTS_DIR="$STATE/hosts"  # one file per make_host, so `down` finds them all
+DNS_HOSTS="$STATE/dns-hosts"
+ACNG_DIR="$CACHE/apt-cacher-ng"
+LOCK_FILE=/run/lock/mailstack-sandbox.lock
+
+SUITE=bookworm
+# Same mirror as the host's /etc/apt/sources.list.d/debian.sources.
+MIRROR=http://deb.debian.org/debian
+SECURITY_MIRROR=http://deb.debian.org/debian-security
+DEBOOTSTRAP_INCLUDE=openssh-server,ca-certificates,iproute2,procps,sudo,less,apt-utils,netbase,init-system-helpers
+
+BRIDGE=msbr0
+NET_PREFIX=10.213.0
+BRIDGE_ADDR=$NET_PREFIX.1
+NET_LEN=24
+PROXY_PORT=3142
+PROXY_URL="http://$BRIDGE_ADDR:$PROXY_PORT"
+ZONE=example.test
+MAIL_NETNS=mailstack-mail
+MAIL_ADDR=$NET_PREFIX.2
+MAIL_HOSTNAME=mail
+SSH_PORT=22
+# Capabilities the sandbox's root must not have: they act on the whole machine
+# (kernel modules, the clock, reboot, raw I/O), not on one namespace.
+CAPDROP=-sys_module,-sys_time,-sys_boot,-sys_rawio,-wake_alarm
+SANDBOX_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SSH_OPTS=(-i "$KEY" -p "$SSH_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+  -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR)
+
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+
+# ---------------------------------------------------------------- messages ---
+
+# What the current step is and how to fix it if it fails; read by the ERR trap
+# so that every failure, even of an unexpected command, says both.
+STEP="start"
+HINT="re-run with 'bash -x $0 ...' to see the failing command"
+
+log() { printf 'sandbox: %s\n' "$*" >&2; }
+
+die() {
+  log "FAILED: $1"
+  log "  how to fix: ${2:-$HINT}"
+  exit 1
+}
+
+on_err() {
+  local rc=$1 line=$2 cmd=$3
+  log "FAILED in step '$STEP' (line $line, exit $rc): $cmd"
+  log "  how to fix: $HINT"
+  log "  logs: $LOG_DIR"
+  exit "$rc"
+}
+trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+set -E
+
+# phase NAME HINT FUNC ARGS...: runs FUNC and prints how long it took.
+phase() {
+  local name=$1 hint=$2 start=$EPOCHREALTIME
+  shift 2
+  STEP=$name HINT=$hint
+  "$@"
+  log "$(printf '%-14s %6.2fs' "$name" "$(elapsed "$start")")"
+}
+
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+# ----------------------------------------------------------------- helpers ---
+
+# write_file PATH MODE: stdin to PATH, replacing it only if the content
+# differs, so a warm `up` changes nothing on disk.
+write_file() {
+  local path=$1 mode=$2 new old tmp
+  new=$(cat; echo .) # the dot keeps trailing newlines
+  if [[ -f $path ]]; then
+    old=$(cat "$path"; echo .)
+    if [[ $old == "$new" ]]; then
+      chmod "$mode" "$path"
+      return 0
+    fi
+  fi
+  # Temp file + rename: readers never see a half-written file.
+  tmp=$(mktemp "$path.XXXXXX")
+  printf '%s' "${new%.}" >"$tmp"
+  chmod "$mode" "$tmp"
+  mv -f "$tmp" "$path"
+}
+
+# pid_alive PIDFILE EXE: prints the PID if PIDFILE names a live process running
+# EXE. Checking the executable avoids acting on a recycled PID.
+pid_alive() {
+  local pidfile=$1 exe=$2 pid
+  [[ -s $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$exe" ]] || return 1
+  echo "$pid"
+}
+
+# stop_pid PID: TERM, then KILL after 5 s.
+stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# listening PROTO ADDR PORT: is something bound to exactly ADDR:PORT?
+listening() {
+  local flag=-ltn
+  [[ $1 == udp ]] && flag=-lun
+  ss -H "$flag" src "$2:$3" 2>/dev/null | grep -q .
+}
+
+# Host-side name of the veth pair of a sandbox host: msv<last octet of ADDR>.
+veth_name() { echo "msv${1##*.}"; }
+
+netns_exists() { [[ -e /run/netns/$1 ]]; }
+
+# init_pid NAME: PID (host view) of the running init of sandbox host NAME.
+# It must be alive, in netns NAME and chrooted; otherwise the pid file is stale.
+init_pid() {
+  local name=$1 pid
+  [[ -s $RUN_DIR/$name.init.pid ]] || return 1
+  pid=$(<"$RUN_DIR/$name.init.pid")
+  [[ $pid =~ ^[0-9]+$ ]] && [[ -d /proc/$pid ]] || return 1
+  netns_exists "$name" || return 1
+  [[ $(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null) == "$(stat -L -c %i "/run/netns/$name")" ]] || return 1
+  [[ $(readlink "/proc/$pid/root") == "$(readlink -f "$ROOTFS")" ]] || return 1
+  echo "$pid"
+}
+
+# sandbox_exec NAME CMD...: run CMD in all namespaces and the chroot of NAME,
+# with a clean environment and the same capability limits as its init.
+sandbox_exec() {
+  local name=$1 pid
+  shift
+  pid=$(init_pid "$name") || die "sandbox host '$name' is not running" "run: bash $0 up"
+  nsenter -t "$pid" -a -r -w \
+    setpriv --bounding-set "$CAPDROP" \
+    env -i PATH="$SANDBOX_PATH" HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" "$@"
+}
+
+take_lock() {
+  exec 9>"$LOCK_FILE"
+  flock -w 600 9 || die "another 'sandbox.sh up/down' holds $LOCK_FILE" "wait for it to finish"
+}
+
+# spawn LOG CMD...: start a long-running process detached from this script: no
+# stdin, output to LOG, cwd /, and without our lock fd (else it would hold the
+# lock forever).
+spawn() {
+  local logfile=$1
+  shift
+  (cd / && exec setsid "$@" </dev/null >>"$logfile" 2>&1 9>&-) &
+}
+
+# --------------------------------------------------------- 1. host packages ---
+
+HOST_PKGS=(debootstrap debian-archive-keyring apt-cacher-ng iproute2 dnsmasq-base zstd
+  openssh-client util-linux procps)
+
+missing_host_pkgs() {
+  local p
+  for p in "${HOST_PKGS[@]}"; do
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) == installed ]] || echo "$p"
+  done
+}
+
+install_host_pkgs() {
+  local missing p policy_made=0
+  mapfile -t missing < <(missing_host_pkgs)
+  ((${#missing[@]})) || return 0
+  log "installing host packages: ${missing[*]}"
+
+  # apt-get update only when some missing package has no install candidate
+  # (never-updated or outdated package lists).
+  for p in "${missing[@]}"; do
+    if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+      apt-get update -qq
+      break
+    fi
+  done
+
+  # Package postinsts must not start a system-wide apt-cacher-ng listening on
+  # every interface: policy-rc.d exit 101 forbids service starts during the
+  # install. Only add one if the host has none, and remove it afterwards.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\n# temporary, from mailstack scripts/sandbox.sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    policy_made=1
+  fi
+  local rc=0
+  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold \
+    "${missing[@]}" >"$LOG_DIR/apt-host.log" 2>&1 || rc=$?
+  ((policy_made)) && rm -f /usr/sbin/policy-rc.d
+  ((rc == 0)) || die "apt-get install ${missing[*]} failed (see $LOG_DIR/apt-host.log)" \
+    "check the host's apt: apt-get update && apt-get install ${missing[*]}"
+
+  # On a systemd host the package also enables apt-cacher-ng for the next
+  # boot, where it would listen on all interfaces. We run our own instance.
+  if [[ " ${missing[*]} " == *" apt-cacher-ng "* && -d /run/systemd/system ]]; then
+    systemctl disable --now apt-cacher-ng.service >/dev/null 2>&1 || true
+  fi
+}
+
+# --------------------------------------------------------------- 3. network ---
+
+make_bridge() {
+  local route
+  route=$(ip -4 route show "$NET_PREFIX.0/$NET_LEN" 2>/dev/null)
+  if [[ -n $route && $route != *"dev $BRIDGE "* ]]; then
+    die "$NET_PREFIX.0/$NET_LEN is already routed on this host: $route" \
+      "free that network or change NET_PREFIX in $0"
+  fi
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    # No STP and no forward delay: ports forward as soon as they are up.
+    ip link add "$BRIDGE" type bridge stp_state 0 forward_delay 0
+  fi
+  # IPv4 only on the test network: no IPv6 link-local chatter or SLAAC.
+  no_ipv6 "" "$BRIDGE"
+  ip addr replace "$BRIDGE_ADDR/$NET_LEN" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+}
+
+# no_ipv6 NETNS IFACE: disable IPv6 on IFACE (in NETNS, or the host if "").
+no_ipv6() {
+  local ns=$1 f=/proc/sys/net/ipv6/conf/$2/disable_ipv6
+  if [[ -z $ns ]]; then
+    [[ ! -w $f ]] || echo 1 >"$f"
+  else
+    ip netns exec "$ns" sh -c "[ ! -w $f ] || echo 1 >$f"
+  fi
+}
+
+# make_host NAME ADDR [DNSNAME]: a network namespace NAME attached to the bridge
+# with ADDR/24 on its eth0, lo up and no default route. DNSNAME (default: NAME
+# without "mailstack-") gets an A and PTR record in the zone. Idempotent.
+make_host() {
+  local name=$1 addr=$2 dnsname=${3:-${1#mailstack-}} veth
+  veth=$(veth_name "$addr")
+  netns_exists "$name" || ip netns add "$name"
+  if ! ip link show "$veth" >/dev/null 2>&1; then
+    ip -n "$name" link del eth0 2>/dev/null || true
+    ip link add "$veth" type veth peer name "${veth}p" netns "$name"
+    ip -n "$name" link set "${veth}p" name eth0
+  fi
+  no_ipv6 "" "$veth"
+  ip link set "$veth" master "$BRIDGE" up
+  no_ipv6 "$name" eth0
+  ip -n "$name" addr replace "$addr/$NET_LEN" dev eth0
+  ip -n "$name" link set lo up
+  ip -n "$name" link set eth0 up
+  if [[ -n $(ip -n "$name" route show default) ]]; then
+    die "netns $name has a default route; the sandbox must not reach beyond $BRIDGE" \
+      "run: bash $0 down && bash $0 up"
+  fi
+  printf 'NAME=%q\nADDR=%q\nVETH=%q\n' "$name" "$addr" "$veth" | write_file "$HOSTS_DIR/$name" 644
+  add_dns_record "$addr" "$dnsname"
+}
+
+# --------------------------------------------------- apt proxy and test DNS ---
+
+start_apt_proxy() {
+  local pid
+  mkdir -p "$ACNG_DIR/conf" "$ACNG_DIR/cache" "$ACNG_DIR/log"
+  # Our own config: bound to the bridge address only, and ForceManaged so it
+  # proxies nothing but the two Debian repositories below.
+  write_file "$ACNG_DIR/conf/acng.conf" 644 <<EOF
+# written by mailstack scripts/sandbox.sh
+CacheDir: $ACNG_DIR/cache
+LogDir: $ACNG_DIR/log
+SupportDir: /usr/lib/apt-cacher-ng
+BindAddress: $BRIDGE_ADDR
+Port: $PROXY_PORT
+PidFile: $RUN_DIR/apt-cacher-ng.pid
+SocketPath: $RUN_DIR/apt-cacher-ng.socket
+ForeGround: 0
+ForceManaged: 1
+Remap-debrep: ${MIRROR#http://} /debian ; ${MIRROR#http://}
+Remap-secdeb: ${SECURITY_MIRROR#http://} /debian-security ; ${SECURITY_MIRROR#http://}
+ReportPage: acng-report.html
+ExThreshold: 4
+EOF
+  if pid=$(pid_alive "$RUN_DIR/apt-cacher-ng.pid" /usr/sbin/apt-cacher-ng) &&
+    listening tcp "$BRIDGE_ADDR" "$PROXY_PORT"; then
+    return 0
+  fi
+  [[ -z ${pid:-} ]] || stop_pid "$pid"
+  port_free tcp "$PROXY_PORT" "apt-cacher-ng"
+  spawn "$LOG_DIR/apt-cacher-ng.log" /usr/sbin/apt-cacher-ng -c "$ACNG_DIR/conf"
+  wait_for "apt-cacher-ng on $BRIDGE_ADDR:$PROXY_PORT" listening tcp "$BRIDGE_ADDR" "$PROXY_PORT"
+}
+
+# port_free PROTO PORT WHAT: fail clearly if another program already holds PORT
+# on our address or on a wildcard address (then we could not bind it).
+port_free() {
+  local flag=-ltnp
+  [[ $1 == udp ]] && flag=-lunp
+  local holders
+  holders=$(ss -H "$flag" sport = ":$2" 2>/dev/null |
+    awk -v a="$BRIDGE_ADDR:$2" '$4 == a || $4 ~ /^(0\.0\.0\.0|\*|\[::\]):/' || true)
+  [[ -z $holders ]] || die "port $2/$1 for $3 is taken: $holders" \
+    "stop that program or bind it to 127.0.0.1 only (for the system apt-cacher-ng: BindAddress: 127.0.0.1 in /etc/apt-cacher-ng/acng.conf, then restart it)"
+}
+
+# add_dns_record ADDR NAME: A + PTR for NAME.$ZONE; dnsmasq rereads on HUP.
+add_dns_record() {
+  local addr=$1 name=$2 pid
+  [[ -e $DNS_HOSTS ]] || : >"$DNS_HOSTS"
+  if ! grep -qxF "$addr $name.$ZONE $name" "$DNS_HOSTS"; then
+    grep -v -e "^$addr " -e " $name.$ZONE " "$DNS_HOSTS" >"$DNS_HOSTS.tmp" || true
+    echo "$addr $name.$ZONE $name" >>"$DNS_HOSTS.tmp"
+    mv "$DNS_HOSTS.tmp" "$DNS_HOSTS"
+    if pid=$(pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq); then kill -HUP "$pid"; fi
+  fi
+}
+
+start_dns() {
+  local pid user=nobody
+  add_dns_record "$BRIDGE_ADDR" gw
+  if pid=$(pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq) &&
+    listening udp "$BRIDGE_ADDR" 53; then
+    return 0
+  fi
+  [[ -z ${pid:-} ]] || stop_pid "$pid"
+  port_free udp 53 dnsmasq
+  getent passwd dnsmasq >/dev/null && user=dnsmasq
+  # Authoritative-only test DNS: bound to the bridge address alone, no
+  # upstream servers (--no-resolv), no /etc/hosts, answers only example.test
+  # (+ its reverse zone); any other name is refused, never forwarded.
+  spawn "$LOG_DIR/dnsmasq.out" /usr/sbin/dnsmasq \
+    --conf-file=/dev/null --keep-in-foreground --user="$user" \
+    --pid-file="$RUN_DIR/dnsmasq.pid" --log-facility="$LOG_DIR/dnsmasq.log" --log-queries \
+    --bind-interfaces --listen-address="$BRIDGE_ADDR" --port=53 \
+    --no-resolv --no-hosts --no-poll --addn-hosts="$DNS_HOSTS" \
+    --local="/$ZONE/" --local="/0.${NET_PREFIX#*.}.${NET_PREFIX%%.*}.in-addr.arpa/" \
+    --domain-needed --bogus-priv \
+    --mx-host="$ZONE,$MAIL_HOSTNAME.$ZONE,10"
+  wait_for "dnsmasq on $BRIDGE_ADDR:53" listening udp "$BRIDGE_ADDR" 53
+}
+
+# wait_for WHAT CMD...: poll CMD for up to 10 s.
+wait_for() {
+  local what=$1 i
+  shift
+  for ((i = 0; i < 100; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  die "$what did not come up within 10 s (logs: $LOG_DIR)"
+}
+
+# ---------------------------------------------------------------- 2. rootfs ---
+
+# The tarball is built once (minutes) and reused; extraction takes seconds.
+# debootstrap runs inside the sandbox's netns, so it can reach only the apt
+# proxy, and in fresh mount and PID namespaces, so its mounts and any daemon
+# a postinst might start vanish with it instead of leaking into the host.
+build_tarball() {
+  [[ -s $TARBALL ]] && return 0
+  local build
+  log "building $TARBALL with debootstrap (first run only, takes a few minutes)"
+  mkdir -p "$CACHE"
+  build=$(mktemp -d "$CACHE/build.XXXXXX")
+  # shellcheck disable=SC2064  # expand $build now
+  trap "rm -rf --one-file-system '$build'" EXIT
+  chmod 755 "$build"
+  if ! ip netns exec "$MAIL_NETNS" unshare --mount --pid --fork --kill-child --mount-proc \
+    env http_proxy="$PROXY_URL" \
+    debootstrap --variant=minbase --include="$DEBOOTSTRAP_INCLUDE" --components=main \
+    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    "$SUITE" "$build" "$MIRROR" >"$LOG_DIR/debootstrap.log" 2>&1; then
+    tail -n 15 "$LOG_DIR/debootstrap.log" >&2
+    die "debootstrap failed (full log: $LOG_DIR/debootstrap.log; apt proxy log: $ACNG_DIR/log)" \
+      "check that the host reaches $MIRROR (apt-get update on the host) and that apt-cacher-ng runs"
+  fi
+  # Not in the image: host keys (each sandbox makes its own), the build host's
+  # resolv.conf and hostname, downloaded packages and lists.
+  rm -f "$build"/etc/ssh/ssh_host_*key* "$build/etc/resolv.conf" "$build/etc/hostname"
+  rm -rf "$build"/var/cache/apt/archives/*.deb "$build"/var/lib/apt/lists/*_*
+  tar --numeric-owner --xattrs --xattrs-include='*' -C "$build" -cf - . |
+    zstd -q -T0 -10 -o "$TARBALL.tmp"
+  mv -f "$TARBALL.tmp" "$TARBALL"
+  rm -rf --one-file-system "$build"
+  trap - EXIT
+}
+
+extract_rootfs() {
+  [[ -f $ROOTFS/etc/debian_version ]] && return 0
+  local tmp="$ROOTFS.new"
+  rm -rf --one-file-system "$tmp"
+  mkdir -m 755 "$tmp"
+  zstd -q -dc "$TARBALL" | tar --numeric-owner --xattrs --xattrs-include='*' -C "$tmp" -xf -
+  rm -rf --one-file-system "$ROOTFS"
+  mv "$tmp" "$ROOTFS"
+}
+
+# ------------------------------------------------------ 4. sandbox settings ---
+
+configure_rootfs() {
+  local f
+  # apt: through the proxy on the bridge, the only way out of the sandbox.
+  write_file "$ROOTFS/etc/apt/apt.conf.d/01mailstack-proxy" 644 <<EOF
+// written by mailstack scripts/sandbox.sh: the sandbox reaches only this proxy
+Acquire::http::Proxy "$PROXY_URL";
+EOF
+  # Mirror the host's validity settings: when the host's mirror is a dated
+  # snapshot, its Release files are "expired" and apt would refuse them.
+  {
+    echo "// copied from the host's apt config by mailstack scripts/sandbox.sh"
+    for f in Check-Valid-Until Check-Date; do
+      if [[ $(apt-config dump "Acquire::$f" | sed -n "s/^Acquire::$f \"\\(.*\\)\";$/\\1/p") == false ]]; then
+        echo "Acquire::$f \"false\";"
+      fi
+    done
+  } | write_file "$ROOTFS/etc/apt/apt.conf.d/02mailstack-validity" 644
+  write_file "$ROOTFS/etc/apt/sources.list.d/debian.sources" 644 <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: $SUITE $SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $SECURITY_MIRROR
+Suites: $SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  rm -f "$ROOTFS/etc/apt/sources.list"
+
+  # There is no systemd and no runlevel here, so invoke-rc.d would refuse to
+  # start services that packages install ("No init system and policy-rc.d
+  # missing! Defaulting to block."). Allow it, as on a real host.
+  write_file "$ROOTFS/usr/sbin/policy-rc.d" 755 <<EOF
+#!/bin/sh
+# written by mailstack scripts/sandbox.sh: let package scripts start services
+exit 0
+EOF
+
+  write_file "$ROOTFS/etc/resolv.conf" 644 <<EOF
+search $ZONE
+nameserver $BRIDGE_ADDR
+EOF
+  echo "$MAIL_HOSTNAME" | write_file "$ROOTFS/etc/hostname" 644
+  write_file "$ROOTFS/etc/hosts" 644 <<EOF
+127.0.0.1 localhost
+$MAIL_ADDR $MAIL_HOSTNAME.$ZONE $MAIL_HOSTNAME
+::1 localhost ip6-localhost ip6-loopback
+EOF
+
+  # The deploy key: made once, reused by every sandbox.
+  if [[ ! -s $KEY ]]; then
+    mkdir -p "$CACHE"
+    chmod 700 "$CACHE"
+    ssh-keygen -q -t ed25519 -N '' -C mailstack-sandbox-deploy -f "$KEY"
+  fi
+  chmod 600 "$KEY"
+  install -d -m 700 "$ROOTFS/root/.ssh"
+  write_file "$ROOTFS/root/.ssh/authorized_keys" 600 <"$KEY.pub"
+}
+
+# -------------------------------------------------- 5./6. init, sshd, checks ---
+
+# start_init NAME HOSTNAME: start the namespace init of sandbox host NAME
+# (a no-op when it runs). Sets STARTED=1 when it had to start it.
+STARTED=0
+start_init() {
+  local name=$1 hostname=$2 pidfile="$RUN_DIR/$1.init.pid" host_name_before
+  init_pid "$name" >/dev/null && return 0
+  rm -f "$pidfile"
+  host_name_before=$(hostname)
+  # Order matters: ip netns exec enters the netns; unshare then makes the
+  # UTS, IPC, mount and PID namespaces (--fork: the child is PID 1), so the
+  # mounts that ns-init.sh makes exist only in that private mount namespace.
+  spawn "$LOG_DIR/$name.init.log" ip netns exec "$name" \
+    unshare --uts --ipc --mount --pid --fork --propagation private \
+    bash "$NS_INIT" "$(readlink -f "$ROOTFS")" "$hostname" "$pidfile" "$CAPDROP"
+  wait_for "the init of sandbox host $name (log: $LOG_DIR/$name.init.log)" init_pid "$name" >/dev/null
+  [[ $(hostname) == "$host_name_before" ]] ||
+    die "starting the sandbox changed the host's hostname to $(hostname)" "hostname $host_name_before"
+  STARTED=1
+}
+
+# sshd_running: the sshd named by the sandbox's /run/sshd.pid is alive.
+sshd_running() {
+  # shellcheck disable=SC2016  # expanded by the sandbox's sh
+  sandbox_exec "$MAIL_NETNS" sh -c 'pid=$(cat /run/sshd.pid 2>/dev/null) && kill -0 "$pid"' 2>/dev/null
+}
+
+start_sshd() {
+  # Fresh host keys per rootfs (not in the tarball); -A makes only missing ones.
+  sandbox_exec "$MAIL_NETNS" ssh-keygen -A >/dev/null
+  if ! sshd_running; then
+    # The init script writes /run/sshd.pid, so `service ssh reload` works later.
+    sandbox_exec "$MAIL_NETNS" /etc/init.d/ssh start >>"$LOG_DIR/$MAIL_NETNS.sshd.log" 2>&1 ||
+      die "sshd did not start in the sandbox (log: $LOG_DIR/$MAIL_NETNS.sshd.log)" \
+        "check with: bash $0 exec sshd -t"
+  fi
+}
+
+ssh_ok() { ssh "${SSH_OPTS[@]}" "root@$MAIL_ADDR" true </dev/null 2>/dev/null; }
+
+check_sandbox() {
+  local leaked
+  wait_for "ssh root@$MAIL_ADDR with $KEY" ssh_ok
+  # Nothing the sandbox mounted may be visible in the host's mount namespace.
+  leaked=$(awk -v r="$(readlink -f "$ROOTFS")/" 'index($5 "/", r) == 1 { print $5 }' /proc/self/mountinfo)
+  [[ -z $leaked ]] || die "sandbox mounts leaked into the host: $leaked" "bash $0 down, then report a bug"
+  # The deployment sets the hostname, so check the namespace, not the name:
+  # the sandbox must have a UTS namespace of its own.
+  [[ $(sandbox_exec "$MAIL_NETNS" readlink /proc/self/ns/uts) != "$(readlink /proc/self/ns/uts)" ]] ||
+    die "the sandbox shares the host's UTS namespace: a hostname change would hit the host" "bash $0 down && bash $0 up"
+  [[ $(sandbox_exec "$MAIL_NETNS" getent hosts "$MAIL_HOSTNAME.$ZONE") == "$MAIL_ADDR"* ]] ||
+    die "the sandbox cannot resolve $MAIL_HOSTNAME.$ZONE via $BRIDGE_ADDR" "see $LOG_DIR/dnsmasq.log"
+  # apt through the proxy: checked whenever the sandbox was (re)started, so a
+  # warm `up` stays fast and does not touch the package lists.
+  if ((STARTED)); then
+    sandbox_exec "$MAIL_NETNS" apt-get update -q >"$LOG_DIR/apt-sandbox.log" 2>&1 ||
+      die "apt-get update inside the sandbox failed (log: $LOG_DIR/apt-sandbox.log)" \
+        "check apt-cacher-ng: $ACNG_DIR/log and that the host can reach $MIRROR"
+    ! grep -qE '^(W|E):' "$LOG_DIR/apt-sandbox.log" ||
+      die "apt-get update inside the sandbox reported errors: $(grep -E '^(W|E):' "$LOG_DIR/apt-sandbox.log" | head -3)" \
+        "see $LOG_DIR/apt-sandbox.log and $ACNG_DIR/log"
+  fi
+}
+
+write_env() {
+  local pid
+  pid=$(init_pid "$MAIL_NETNS")
+  {
+    printf 'SANDBOX_HOST=%q\n' "$MAIL_ADDR"
+    printf 'SANDBOX_SSH_PORT=%q\n' "$SSH_PORT"
+    printf 'SANDBOX_USER=%q\n' root
+    printf 'SANDBOX_KEY=%q\n' "$KEY"
+    printf 'SANDBOX_PROXY=%q\n' "$PROXY_URL"
+    printf 'SANDBOX_DNS=%q\n' "$BRIDGE_ADDR"
+    printf 'SANDBOX_NETNS=%q\n' "$MAIL_NETNS"
+    printf 'SANDBOX_INIT_PID=%q\n' "$pid"
+  } | write_file "$ENV_FILE" 644
+}
+
+# -------------------------------------------------------------- subcommands ---
+
+setup_network() {
+  make_bridge
+  make_host "$MAIL_NETNS" "$MAIL_ADDR" "$MAIL_HOSTNAME"
+}
+
+setup_services() {
+  start_apt_proxy
+  start_dns
+}
+
+setup_rootfs() {
+  extract_rootfs
+  configure_rootfs
+}
+
+cmd_up() {
+  local t0=$EPOCHREALTIME
+  take_lock
+  mkdir -p "$STATE" "$RUN_DIR" "$LOG_DIR" "$HOSTS_DIR" "$CACHE"
+  chmod 700 "$CACHE"
+  phase host-packages "check the host's apt (apt-get update; apt-get install ${HOST_PKGS[*]})" \
+    install_host_pkgs
+  phase network "check that the kernel has bridge, veth and netns support (modprobe bridge veth)" \
+    setup_network
+  phase proxy+dns "see the logs in $LOG_DIR and $ACNG_DIR/log" setup_services
+  phase rootfs-image "remove $TARBALL and retry; see $LOG_DIR/debootstrap.log" build_tarball
+  phase rootfs "remove $ROOTFS and $TARBALL and retry" setup_rootfs
+  phase init "see $LOG_DIR/$MAIL_NETNS.init.log; bash $0 down && bash $0 up" \
+    start_init "$MAIL_NETNS" "$MAIL_HOSTNAME"
+  phase sshd "see $LOG_DIR/$MAIL_NETNS.sshd.log" start_sshd
+  phase checks "bash $0 down && bash $0 up; logs in $LOG_DIR" check_sandbox
+  write_env
+  log "$(printf '%-14s %6.2fs' total "$(elapsed "$t0")")"
+  log "ready: ssh -i $KEY root@$MAIL_ADDR   (settings: $ENV_FILE)"
+}
+
+# stop_hosts: every sandbox host made by make_host (plus the mail host, in case
+# its record was lost): its processes, netns and veth pair.
+stop_hosts() {
+  local f name pid i
+  local -A hosts=(["$MAIL_NETNS"]=$(veth_name "$MAIL_ADDR"))
+  for f in "$HOSTS_DIR"/*; do
+    hosts[$(basename "$f")]=$(sed -n 's/^VETH=//p' "$f")
+  done
+  for name in "${!hosts[@]}"; do
+    # The init is PID 1 of its PID namespace: when it ends, the kernel kills
+    # every process in the namespace and the namespace's mounts go away.
+    if pid=$(init_pid "$name"); then stop_pid "$pid"; fi
+    if netns_exists "$name"; then
+      # Whatever else runs in our netns is ours too (e.g. an interrupted debootstrap).
+      for ((i = 0; i < 50; i++)); do
+        [[ -n $(ip netns pids "$name") ]] || break
+        # shellcheck disable=SC2046  # one PID per word
+        kill -KILL $(ip netns pids "$name") 2>/dev/null || true
+        sleep 0.1
+      done
+      ip netns del "$name"
+    fi
+    # Deleting the netns destroys the veth pair; this catches a half-made one.
+    if [[ -n ${hosts[$name]} ]] && ip link show "${hosts[$name]}" >/dev/null 2>&1; then
+      ip link del "${hosts[$name]}"
+    fi
+    rm -f "$HOSTS_DIR/$name" "$RUN_DIR/$name.init.pid"
+  done
+}
+
+stop_bridge() {
+  ! ip link show "$BRIDGE" >/dev/null 2>&1 || ip link del "$BRIDGE"
+}
+
+stop_services() {
+  local pid pids=()
+  if pid=$(pid_alive "$RUN_DIR/apt-cacher-ng.pid" /usr/sbin/apt-cacher-ng); then pids+=("$pid"); fi
+  if pid=$(pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq); then pids+=("$pid"); fi
+  # Both take a second or two to exit: stop them side by side.
+  for pid in "${pids[@]}"; do stop_pid "$pid" & done
+  wait
+  rm -f "$RUN_DIR"/apt-cacher-ng.* "$RUN_DIR/dnsmasq.pid" "$DNS_HOSTS" "$ENV_FILE"
+}
+
+# remove_rootfs KEEP: unmount leftovers under the state dir, then delete the
+# extracted rootfs unless KEEP is 1.
+remove_rootfs() {
+  # The sandbox's mounts live only in its own mount namespace; if an older or
+  # crashed run left one in the host's, unmount it rather than delete through it.
+  awk -v r="$STATE/" 'index($5 "/", r) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  if (($1)); then
+    log "kept $ROOTFS"
+  else
+    rm -rf --one-file-system "$ROOTFS" "$ROOTFS.new"
+  fi
+}
+
+cmd_down() {
+  local keep_rootfs=0 t0=$EPOCHREALTIME
+  case "${1:-}" in
+    --keep-rootfs) keep_rootfs=1 ;;
+    "") ;;
+    *) die "unknown option for down: $1" "usage: $0 down [--keep-rootfs]" ;;
+  esac
+  take_lock
+  phase stop-hosts "check 'ip netns list', 'ip netns pids NAME' by hand, then run down again" stop_hosts
+  phase bridge "check 'ip link show $BRIDGE', then run down again" stop_bridge
+  phase proxy+dns "check 'ss -lntup', then run down again" stop_services
+  phase rootfs "check 'findmnt -R $STATE', then run down again" remove_rootfs "$keep_rootfs"
+  log "$(printf '%-14s %6.2fs' total "$(elapsed "$t0")")"
+  log "down (cached image and key kept in $CACHE)"
+}
+
+# Predicates for `status`.
+bridge_up() { ip -4 addr show dev "$BRIDGE" 2>/dev/null | grep -q "inet $BRIDGE_ADDR/"; }
+netns_up() { ip -n "$MAIL_NETNS" -4 addr show dev eth0 2>/dev/null | grep -q "inet $MAIL_ADDR/"; }
+proxy_up() {
+  pid_alive "$RUN_DIR/apt-cacher-ng.pid" /usr/sbin/apt-cacher-ng >/dev/null &&
+    listening tcp "$BRIDGE_ADDR" "$PROXY_PORT"
+}
+dns_up() { pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq >/dev/null && listening udp "$BRIDGE_ADDR" 53; }
+host_pkgs_ok() { [[ -z $(missing_host_pkgs) ]]; }
+sshd_up() { init_pid "$MAIL_NETNS" >/dev/null && sshd_running; }
+init_up() { init_pid "$MAIL_NETNS" >/dev/null; }
+
+cmd_status() {
+  local failed=0 pid
+  # check WHAT CMD...: one line per part, "ok" or "DOWN".
+  check() {
+    local what=$1
+    shift
+    if "$@"; then
+      printf 'ok    %s\n' "$what"
+    else
+      printf 'DOWN  %s\n' "$what"
+      failed=1
+    fi
+  }
+  check "host packages (${HOST_PKGS[*]})" host_pkgs_ok
+  check "bridge $BRIDGE $BRIDGE_ADDR/$NET_LEN" bridge_up
+  check "netns $MAIL_NETNS $MAIL_ADDR" netns_up
+  check "apt proxy $PROXY_URL" proxy_up
+  check "dns $BRIDGE_ADDR:53 (zone $ZONE)" dns_up
+  check "image $TARBALL" test -s "$TARBALL"
+  check "rootfs $ROOTFS" test -f "$ROOTFS/etc/debian_version"
+  pid=$(init_pid "$MAIL_NETNS") || pid="-"
+  check "sandbox init (pid $pid)" init_up
+  check "sshd in the sandbox" sshd_up
+  check "ssh root@$MAIL_ADDR" ssh_ok
+  check "env file $ENV_FILE" test -s "$ENV_FILE"
+  return "$failed"
+}
+
+usage() {
+  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+main() {
+  [[ $EUID -eq 0 ]] || die "must run as root (it makes namespaces and a bridge)" "sudo bash $0 $*"
+  local cmd=${1:-}
+  [[ $# -eq 0 ]] || shift
+  case "$cmd" in
+    up) [[ $# -eq 0 ]] || usage; cmd_up ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status || exit 1 ;;
+    exec)
+      STEP=exec HINT="run: bash $0 up"
+      (($#)) || set -- bash -l
+      # exec: the command's exit status is ours, even a failing one.
+      trap - ERR
+      sandbox_exec "$MAIL_NETNS" "$@"
+      ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,190 @@
+// End to end: the real Pulumi engine (Automation API, built CLI, command
+// provider) against the sandbox host made by scripts/sandbox.sh. Runs through
+// `npm test` (scripts/test.sh), which builds the toolchain and starts the
+// sandbox first; run alone it fails and says how to get them.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import * as jsyaml from "js-yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderPayload, shellQuote } from "../components/push";
+import { ROOT } from "../components/template";
+
+const STATE = process.env.MAILSTACK_STATE ?? "/var/lib/mailstack-sandbox";
+const STACK = "e2e";
+const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
+const STEP = 15 * 60_000;
+
+function sandboxEnv(): Record<string, string> {
+  const file = path.join(STATE, "sandbox.env");
+  if (!fs.existsSync(file))
+    throw new Error(`no sandbox: ${file} is missing. Start it with: bash scripts/sandbox.sh up`);
+  const env: Record<string, string> = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^(\w+)=(.*)$/.exec(line.trim());
+    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2].replace(/^["']|["']$/g, "");
+  }
+  return env;
+}
+
+function requireToolchain(): void {
+  const r = spawnSync("pulumi", ["version"], { encoding: "utf8" });
+  if (r.status !== 0) {
+    throw new Error(
+      "pulumi is not on PATH. Run the suite with `npm test`, or first: source scripts/pulumi-env.sh",
+    );
+  }
+}
+
+const sb = sandboxEnv();
+const key = sb.SANDBOX_KEY ?? "";
+
+/** Runs a command on the sandbox over a fresh SSH connection, as an operator would. */
+function ssh(cmd: string, input?: string) {
+  const r = spawnSync(
+    "ssh",
+    [
+      ...["-i", key, "-p", sb.SANDBOX_SSH_PORT ?? "22", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"],
+      ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
+      `root@${sb.SANDBOX_HOST}`,
+      cmd,
+    ],
+    { encoding: "utf8", input, timeout: 60_000 },
+  );
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+let stack: Stack;
+const logs: string[] = [];
+
+/** The resources an operation touched, by operation. */
+function changes(events: EngineEvent[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const e of events) {
+    const meta = e.resOutputsEvent?.metadata;
+    if (!meta || meta.op === "same" || meta.type === "pulumi:pulumi:Stack") continue;
+    const name = meta.urn.split("::").pop() ?? meta.urn;
+    out[meta.op] = [...(out[meta.op] ?? []), name];
+  }
+  return out;
+}
+
+async function up(): Promise<Record<string, string[]>> {
+  const events: EngineEvent[] = [];
+  await stack.up({ onOutput: (s) => logs.push(s), onEvent: (e) => events.push(e) });
+  return changes(events);
+}
+
+beforeAll(async () => {
+  requireToolchain();
+  // The e2e stack starts as a copy of the sandbox stack's settings.
+  const sandbox = jsyaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.sandbox.yaml"), "utf8")) as {
+    config: Record<string, unknown>;
+  };
+  fs.writeFileSync(STACK_FILE, jsyaml.dump({ config: sandbox.config }));
+  stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
+}, STEP);
+
+afterAll(async () => {
+  // 5. Teardown: destroy the stack's resources and remove the stack.
+  if (stack) {
+    await stack.destroy({ onOutput: (s) => logs.push(s) });
+    await stack.workspace.removeStack(STACK);
+  }
+  fs.rmSync(STACK_FILE, { force: true });
+}, STEP);
+
+describe("sandbox deployment through the real engine", () => {
+  it(
+    "1. up deploys the host, and SSH and the firewall work afterwards",
+    async () => {
+      await up();
+      const outputs = await stack.outputs();
+      expect(outputs.openPorts?.value.map((p: { port: number }) => p.port)).toEqual([
+        22, 25, 80, 443, 465, 587, 993, 995,
+      ]);
+      expect(outputs.os?.value).toMatch(/^debian 12 (sysv|systemd)$/);
+      expect(ssh("hostname").out.trim()).toBe("mail.example.test");
+      const ufw = ssh("ufw status");
+      expect(ufw.out).toContain("Status: active");
+      expect(ufw.out).toMatch(/^22\/tcp\s+ALLOW/m);
+      expect(ssh("sshd -T | grep -E '^(passwordauthentication|permitrootlogin) '").out).toBe(
+        "permitrootlogin without-password\npasswordauthentication no\n",
+      );
+    },
+    STEP,
+  );
+
+  it(
+    "2. a second run changes nothing",
+    async () => {
+      const preview = await stack.preview({ expectNoChanges: true, onOutput: (s) => logs.push(s) });
+      expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+    },
+    STEP,
+  );
+
+  it(
+    "3. changing one setting runs only that push",
+    async () => {
+      await stack.setConfig("mailstack:timezone", { value: "Europe/Berlin" });
+      const changed = await up();
+      expect(changed).toEqual({ update: ["mail-host-timezone-apply"] });
+      expect(ssh("cat /etc/timezone; readlink /etc/localtime").out).toBe(
+        "Europe/Berlin\n/usr/share/zoneinfo/Europe/Berlin\n",
+      );
+    },
+    STEP,
+  );
+
+  it(
+    "4. a broken sshd setting fails with sshd's own message and SSH keeps working",
+    async () => {
+      const before = ssh("cat /etc/ssh/sshd_config.d/50-mailstack.conf").out;
+      await stack.setConfig("mailstack:sshdOptions", { value: '{"MaxAuthTries":"lots"}' });
+      const failure = await up().then(
+        () => "up succeeded",
+        (err: Error) => err.message,
+      );
+      expect(failure).toContain("check failed, nothing changed: sshd -t");
+      expect(failure).toMatch(/50-mailstack\.conf line \d+/);
+      expect(ssh("true").code).toBe(0);
+      expect(ssh("cat /etc/ssh/sshd_config.d/50-mailstack.conf").out).toBe(before);
+
+      await stack.removeConfig("mailstack:sshdOptions");
+      const preview = await stack.preview({ onOutput: (s) => logs.push(s) });
+      expect(preview.changeSummary.update ?? 0).toBe(0);
+    },
+    STEP,
+  );
+
+  it("a firewall that would close SSH is refused before anything changes", () => {
+    const runner = fs.readFileSync(path.join(ROOT, "files/push/runner.sh"), "utf8");
+    const payload = renderPayload(
+      "firewall",
+      {
+        check: ["/usr/local/sbin/mailstack-firewall --check /etc/mailstack/firewall.rules"],
+        reload: { command: "/usr/local/sbin/mailstack-firewall /etc/mailstack/firewall.rules" },
+      },
+      [{ path: "/etc/mailstack/firewall.rules", content: "allow 25/tcp\n" }],
+    );
+    const r = ssh(`bash -c ${shellQuote(runner)} mailstack-push`, payload);
+    expect(r.err).toContain("refusing to lock out SSH");
+    expect(r.code).toBe(1);
+    expect(ssh("ufw status").out).toMatch(/^22\/tcp\s+ALLOW/m);
+  });
+
+  it("no secret reaches the engine's output or the state export in plain text", async () => {
+    const secretLines = fs
+      .readFileSync(key, "utf8")
+      .split("\n")
+      .filter((l) => l.length > 20 && !l.startsWith("-----"));
+    expect(secretLines.length).toBeGreaterThan(0);
+    const exported = JSON.stringify(await stack.exportStack());
+    for (const line of secretLines) {
+      expect(logs.join("")).not.toContain(line);
+      expect(exported).not.toContain(line);
+    }
+  });
+});
