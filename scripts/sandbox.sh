@@ -670,7 +670,9 @@ remove_rootfs() {
   if (($1)); then
     log "kept $ROOTFS"
   else
-    rm -rf --one-file-system "$ROOTFS" "$ROOTFS.new"
+    # The file:// Pulumi backend (scripts/pulumi-env.sh) describes this host:
+    # it goes with it, so the next stack on a fresh host starts from nothing.
+    rm -rf --one-file-system "$ROOTFS" "$ROOTFS.new" "$STATE/pulumi"
   fi
 }
 

@@ -19,14 +19,31 @@ npx biome check .
 npx tsc --noEmit
 shellcheck -x scripts/*.sh scripts/sandbox/*.sh files/push/runner.sh files/ufw/*.sh files/host/*.sh
 
+phase "go: our language host and command provider"
+for m in scripts/toolchain/language-host scripts/toolchain/command-provider; do
+  unformatted=$(gofmt -l "$m")
+  [ -z "$unformatted" ] || { echo "gofmt: $unformatted" >&2; exit 1; }
+  (cd "$m" && GOTOOLCHAIN=local GOFLAGS=-mod=mod go vet ./... && GOTOOLCHAIN=local GOFLAGS=-mod=mod go test ./...)
+done
+
 phase "toolchain"
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
 pulumi version
 
-phase "sandbox"
+phase "sandbox (a fresh host, so the first up is a cold deploy)"
+bash scripts/sandbox.sh down
 bash scripts/sandbox.sh up
 
 phase "tests"
-npx vitest run
+report=$(mktemp)
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile="$report" || status=$?
 phase "done"
+# The plain summary line CI reads, from vitest's own counts.
+# shellcheck disable=SC2016 # JavaScript, not shell
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);' "$report"
+rm -f "$report"
+exit "$status"
