@@ -182,7 +182,9 @@ describe("sandbox deployment through the real engine", () => {
       .filter((l) => l.length > 20 && !l.startsWith("-----"));
     expect(secretLines.length).toBeGreaterThan(0);
     // What an auditor runs; the Automation API's exportStack() would decrypt.
-    const exported = spawnSync("pulumi", ["stack", "export", "--stack", STACK, "--cwd", ROOT], { encoding: "utf8" });
+    const exported = spawnSync("pulumi", ["stack", "export", "--stack", STACK, "--cwd", ROOT], {
+      encoding: "utf8",
+    });
     expect(exported.status).toBe(0);
     expect(exported.stdout).toContain('"ciphertext"');
     // Booleans, not toContain: a failing assertion must not print the secret itself.
