@@ -164,9 +164,9 @@ describe("readPrivateKey", () => {
 });
 
 describe("Pulumi.yaml", () => {
-  it("declares exactly the keys config.ts knows, with the same types", () => {
+  it("declares exactly the keys config.ts knows, with the same types and defaults", () => {
     const project = jsyaml.load(fs.readFileSync("Pulumi.yaml", "utf8")) as {
-      config: Record<string, { type: string; description: string }>;
+      config: Record<string, { type: string; description: string; default?: unknown }>;
     };
     const declared = Object.fromEntries(Object.entries(project.config).map(([k, v]) => [k, v.type]));
     const known = Object.fromEntries(Object.entries(CONFIG_KEYS).map(([k, v]) => [k, v.type]));
