@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Reports the host's OS and refuses the ones this stack does not support.
 set -eu
 # shellcheck source=/dev/null

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Installs the given packages if any is missing, then prints name=version of
 # each. Re-running with everything installed changes nothing.
 set -eu
