@@ -598,7 +598,8 @@ setup_rootfs() {
 cmd_up() {
   local t0=$EPOCHREALTIME
   take_lock
-  mkdir -p "$STATE" "$RUN_DIR" "$LOG_DIR" "$HOSTS_DIR" "$CACHE"
+  # $STATE/pulumi is the file:// backend of stacks deployed to this host.
+  mkdir -p "$STATE" "$STATE/pulumi" "$RUN_DIR" "$LOG_DIR" "$HOSTS_DIR" "$CACHE"
   chmod 700 "$CACHE"
   phase host-packages "check the host's apt (apt-get update; apt-get install ${HOST_PKGS[*]})" \
     install_host_pkgs

@@ -44,6 +44,9 @@ phase "done"
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);' "$report"
+  // A file that fails before its tests run counts as a failure, not as skips.
+  const failed = r.numFailedTests + r.numFailedTestSuites;
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`${r.numPassedTests} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));' "$report"
 rm -f "$report"
 exit "$status"
