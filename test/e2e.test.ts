@@ -82,7 +82,9 @@ beforeAll(async () => {
   const sandbox = jsyaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.sandbox.yaml"), "utf8")) as {
     config: Record<string, unknown>;
   };
-  fs.writeFileSync(STACK_FILE, jsyaml.dump({ config: sandbox.config }));
+  // The key lives where scripts/sandbox.sh made it (MAILSTACK_CACHE may move it).
+  const config = { ...sandbox.config, "mailstack:sshPrivateKeyPath": key };
+  fs.writeFileSync(STACK_FILE, jsyaml.dump({ config }));
   stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
 }, STEP);
 
