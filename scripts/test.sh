@@ -17,7 +17,7 @@ npm ci --no-audit --no-fund --loglevel=error
 phase "lint and types"
 npx biome check .
 npx tsc --noEmit
-shellcheck -x scripts/*.sh scripts/sandbox/*.sh files/push/runner.sh files/ufw/*.sh files/host/*.sh
+shellcheck -x scripts/*.sh scripts/sandbox/*.sh bench/*.sh files/push/runner.sh files/ufw/*.sh files/host/*.sh
 
 phase "go: our language host and command provider"
 for m in scripts/toolchain/language-host scripts/toolchain/command-provider; do
