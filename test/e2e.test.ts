@@ -111,6 +111,8 @@ describe("sandbox deployment through the real engine", () => {
       const ufw = ssh("ufw status");
       expect(ufw.out).toContain("Status: active");
       expect(ufw.out).toMatch(/^22\/tcp\s+ALLOW/m);
+      // The sandbox has no route off the machine.
+      expect(ssh("ip route show default").out).toBe("");
       expect(ssh("sshd -T | grep -E '^(passwordauthentication|permitrootlogin) '").out).toBe(
         "permitrootlogin without-password\npasswordauthentication no\n",
       );
@@ -157,6 +159,21 @@ describe("sandbox deployment through the real engine", () => {
       await stack.removeConfig("mailstack:sshdOptions.MaxAuthTries", true);
       const preview = await stack.preview({ onOutput: (s) => logs.push(s) });
       expect(preview.changeSummary.update ?? 0).toBe(0);
+    },
+    STEP,
+  );
+
+  it(
+    "bad config fails preview with the key and the fix, before anything changes",
+    async () => {
+      await stack.setConfig("mailstack:adminEmail", { value: "postmaster" });
+      const failure = await stack.preview({ onOutput: (s) => logs.push(s) }).then(
+        () => "preview succeeded",
+        (err: Error) => err.message,
+      );
+      await stack.setConfig("mailstack:adminEmail", { value: "postmaster@example.test" });
+      expect(failure).toContain("mailstack:adminEmail");
+      expect(failure).toContain("Fix: pulumi config set mailstack:adminEmail");
     },
     STEP,
   );
