@@ -39,14 +39,17 @@ export interface MailHostArgs {
   readonly unattendedUpgrades: boolean;
 }
 
-/** A script from files/host, run through bash as root with the given arguments. */
-function script(user: string, file: string, args: readonly string[] = []): string {
-  const text = fs.readFileSync(path.join(ROOT, "files", "host", file), "utf8");
-  return asRoot(user, ["bash", "-c", shellQuote(text), file, ...args.map(shellQuote)].join(" "));
-}
-
+/** A file under files/, as it is (scripts and files without placeholders). */
 function raw(file: string): string {
   return fs.readFileSync(path.join(ROOT, "files", file), "utf8");
+}
+
+/** A script from files/host, run through bash as root with the given arguments. */
+function script(user: string, file: string, args: readonly string[] = []): string {
+  return asRoot(
+    user,
+    ["bash", "-c", shellQuote(raw(`host/${file}`)), file, ...args.map(shellQuote)].join(" "),
+  );
 }
 
 /** sshd drop-in. Pure. */
