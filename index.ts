@@ -24,4 +24,6 @@ export const openPorts = stack.openPorts;
 export const domains = stack.domains;
 export const os = stack.os;
 export const versions = stack.versions;
+export const database = stack.database;
+export const migrations = stack.migrations;
 export const mailstackVersion: string = require("./package.json").version;

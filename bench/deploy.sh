@@ -24,9 +24,9 @@ record "sandbox: fresh host (down + up), s" "$(since "$t")"
 source "${MAILSTACK_STATE}/sandbox.env"
 node -e '
   const y = require("js-yaml"), fs = require("fs");
-  const c = y.load(fs.readFileSync("Pulumi.sandbox.yaml", "utf8")).config;
-  c["mailstack:sshPrivateKeyPath"] = process.argv[2];
-  fs.writeFileSync(process.argv[1], y.dump({ config: c }));' "$file" "$SANDBOX_KEY"
+  const s = y.load(fs.readFileSync("Pulumi.sandbox.yaml", "utf8"));
+  s.config["mailstack:sshPrivateKeyPath"] = process.argv[2];
+  fs.writeFileSync(process.argv[1], y.dump({ encryptionsalt: s.encryptionsalt, config: s.config }));' "$file" "$SANDBOX_KEY"
 trap 'pulumi destroy --stack $stack --yes >/dev/null 2>&1 || true; pulumi stack rm $stack --yes >/dev/null 2>&1 || true; rm -f $file' EXIT
 pulumi stack init "$stack" --secrets-provider passphrase >/dev/null
 

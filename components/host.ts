@@ -1,12 +1,12 @@
 // The host itself: reachability and OS check, base packages, identity
 // (hostname, mailname, time zone), unattended security upgrades, sshd
 // hardening and the firewall. Every config file goes through ConfigPush.
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { asRoot, ConfigPush, commandConnection, type HostConnection, shellQuote } from "./push";
-import { ROOT, render } from "./template";
+import type { HostOs } from "../config";
+import { ConfigPush, commandConnection, type HostConnection, shellQuote } from "./push";
+import { installPackages, raw, script } from "./remote";
+import { render } from "./template";
 
 /** Packages every mail host gets, whatever else runs on it. */
 export const BASE_PACKAGES = [
@@ -27,6 +27,8 @@ export interface OpenPort {
 
 export interface MailHostArgs {
   readonly connection: HostConnection;
+  /** The OS the host must run. */
+  readonly os: HostOs;
   /** Fully qualified host name. */
   readonly hostname: string;
   /** IANA time zone. */
@@ -37,19 +39,6 @@ export interface MailHostArgs {
   readonly sshdOptions: Readonly<Record<string, string>>;
   /** Daily unattended security upgrades. */
   readonly unattendedUpgrades: boolean;
-}
-
-/** A file under files/, as it is (scripts and files without placeholders). */
-function raw(file: string): string {
-  return fs.readFileSync(path.join(ROOT, "files", file), "utf8");
-}
-
-/** A script from files/host, run through bash as root with the given arguments. */
-function script(user: string, file: string, args: readonly string[] = []): string {
-  return asRoot(
-    user,
-    ["bash", "-c", shellQuote(raw(`host/${file}`)), file, ...args.map(shellQuote)].join(" "),
-  );
 }
 
 /** sshd drop-in. Pure. */
@@ -101,20 +90,15 @@ export class MailHost extends pulumi.ComponentResource {
       `${name}-facts`,
       {
         connection: commandConnection(conn),
-        create: script(conn.user, "facts.sh"),
+        create: script(conn.user, "host/facts.sh", [args.os]),
         addPreviousOutputInEnv: false,
       },
       { parent: this },
     );
-    const packages = new command.remote.Command(
-      `${name}-packages`,
-      {
-        connection: commandConnection(conn),
-        create: script(conn.user, "packages.sh", BASE_PACKAGES),
-        addPreviousOutputInEnv: false,
-      },
-      { parent: this, dependsOn: [facts] },
-    );
+    const packages = installPackages(`${name}-packages`, conn, BASE_PACKAGES, {
+      parent: this,
+      dependsOn: [facts],
+    });
     const after = { parent: this, dependsOn: [packages] };
 
     const identity = new ConfigPush(

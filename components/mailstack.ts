@@ -2,13 +2,17 @@
 // config into the per-concern components and gathers the audit outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { MAIL_PORTS, type StackConfig } from "../config";
+import { MailDatabase } from "./database";
 import { MailHost, type OpenPort } from "./host";
 import type { HostConnection } from "./push";
+import type { TunnelOpener } from "./tunnel";
 
 export interface MailStackArgs {
   readonly config: StackConfig;
   /** The deploy key, a secret Output. */
   readonly privateKey: pulumi.Output<string>;
+  /** Opens managed mode's SSH tunnel. Default the real one (tests pass a stand-in). */
+  readonly tunnel?: TunnelOpener;
 }
 
 /** Mail ports plus SSH, sorted: exactly what the firewall opens. Pure. */
@@ -24,6 +28,8 @@ export class MailStack extends pulumi.ComponentResource {
   readonly domains: readonly string[];
   readonly os: pulumi.Output<string>;
   readonly versions: pulumi.Output<Record<string, string>>;
+  readonly database: { readonly mode: string; readonly postgresVersion: number };
+  readonly migrations: pulumi.Output<string>;
 
   constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:index:MailStack", name, {}, opts);
@@ -40,11 +46,26 @@ export class MailStack extends pulumi.ComponentResource {
       `${name}-host`,
       {
         connection,
+        os: cfg.os,
         hostname: cfg.hostname,
         timezone: cfg.timezone,
         openPorts: ports,
         sshdOptions: cfg.sshdOptions,
         unattendedUpgrades: cfg.unattendedUpgrades,
+      },
+      { parent: this },
+    );
+
+    const database = new MailDatabase(
+      `${name}-db`,
+      {
+        connection,
+        os: cfg.os,
+        config: cfg.database,
+        domains: cfg.domains,
+        accounts: cfg.accounts,
+        dependsOn: host.ready,
+        ...(args.tunnel ? { tunnel: args.tunnel } : {}),
       },
       { parent: this },
     );
@@ -55,7 +76,11 @@ export class MailStack extends pulumi.ComponentResource {
     this.domains = cfg.domains.map((d) => d.name);
     this.os = host.os;
     this.versions = host.versions;
+    this.database = { mode: cfg.database.mode, postgresVersion: database.postgresVersion };
+    this.migrations = database.migrations;
     this.registerOutputs({
+      database: this.database,
+      migrations: this.migrations,
       host: this.host,
       hostname: this.hostname,
       openPorts: this.openPorts,

@@ -25,9 +25,13 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NS_INIT="$SCRIPT_DIR/sandbox/ns-init.sh"
 
 CACHE="${MAILSTACK_CACHE:-$HOME/.cache/mailstack}/sandbox"
+# PostgreSQL is in the image as on a host where the DBA installed it (the
+# mission's preprovisioned database); start_database plays that DBA.
+DEBOOTSTRAP_INCLUDE=openssh-server,ca-certificates,iproute2,procps,sudo,less,apt-utils,netbase,init-system-helpers,postgresql
 STATE="${MAILSTACK_STATE:-/var/lib/mailstack-sandbox}"
 ROOTFS="$STATE/rootfs"
-TARBALL="$CACHE/bookworm-rootfs.tar.zst"
+# The image's name carries its package list, so changing the list rebuilds it.
+TARBALL="$CACHE/bookworm-rootfs-$(printf '%s' "$DEBOOTSTRAP_INCLUDE" | sha256sum | cut -c1-12).tar.zst"
 KEY="$CACHE/id_ed25519"
 ENV_FILE="$STATE/sandbox.env"
 RUN_DIR="$STATE/run"      # pid files of what we started
@@ -41,7 +45,6 @@ SUITE=bookworm
 # Same mirror as the host's /etc/apt/sources.list.d/debian.sources.
 MIRROR=http://deb.debian.org/debian
 SECURITY_MIRROR=http://deb.debian.org/debian-security
-DEBOOTSTRAP_INCLUDE=openssh-server,ca-certificates,iproute2,procps,sudo,less,apt-utils,netbase,init-system-helpers
 
 BRIDGE=msbr0
 NET_PREFIX=10.213.0
@@ -175,7 +178,8 @@ sandbox_exec() {
   pid=$(init_pid "$name") || die "sandbox host '$name' is not running" "run: bash $0 up"
   nsenter -t "$pid" -a -r -w \
     setpriv --bounding-set "$CAPDROP" \
-    env -i PATH="$SANDBOX_PATH" HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" "$@"
+    env -i PATH="$SANDBOX_PATH" HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" "$@" 9>&-
+  # (fd 9 is our lock: a daemon started here must not inherit and hold it.)
 }
 
 take_lock() {
@@ -537,6 +541,17 @@ start_sshd() {
   fi
 }
 
+# The DBA's part of a preprovisioned database: PostgreSQL running, and the
+# roles and database of files/postgres/roles.sql (idempotent) in place.
+start_database() {
+  sandbox_exec "$MAIL_NETNS" sh -c 'pg_lsclusters -h | grep -q online || service postgresql start' \
+    >>"$LOG_DIR/postgresql.log" 2>&1 || die "PostgreSQL did not start in the sandbox (log: $LOG_DIR/postgresql.log)" \
+    "check with: bash $0 exec pg_lsclusters"
+  sandbox_exec "$MAIL_NETNS" runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres -f - \
+    <"$SCRIPT_DIR/../files/postgres/roles.sql" >>"$LOG_DIR/postgresql.log" 2>&1 ||
+    die "files/postgres/roles.sql failed in the sandbox (log: $LOG_DIR/postgresql.log)" "bash $0 down && bash $0 up"
+}
+
 ssh_ok() { ssh "${SSH_OPTS[@]}" "root@$MAIL_ADDR" true </dev/null 2>/dev/null; }
 
 check_sandbox() {
@@ -611,6 +626,7 @@ cmd_up() {
   phase init "see $LOG_DIR/$MAIL_NETNS.init.log; bash $0 down && bash $0 up" \
     start_init "$MAIL_NETNS" "$MAIL_HOSTNAME"
   phase sshd "see $LOG_DIR/$MAIL_NETNS.sshd.log" start_sshd
+  phase database "see $LOG_DIR/postgresql.log" start_database
   phase checks "bash $0 down && bash $0 up; logs in $LOG_DIR" check_sandbox
   write_env
   log "$(printf '%-14s %6.2fs' total "$(elapsed "$t0")")"

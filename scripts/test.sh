@@ -9,15 +9,20 @@ phase() { printf '\n== %s (%ss)\n' "$1" $(($(date +%s) - start)); }
 
 phase "dependencies"
 [ "$(id -u)" = 0 ] || { echo "run the suite as root: it builds network namespaces and a chroot" >&2; exit 1; }
-if ! command -v shellcheck >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+# Needed here: shellcheck for the scripts, and PostgreSQL 15 for the throwaway clusters of the
+# database tests (test/pg.ts starts its own; the system cluster is not used).
+missing=()
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 npm ci --no-audit --no-fund --loglevel=error
 
 phase "lint and types"
 npx biome check .
 npx tsc --noEmit
-shellcheck -x scripts/*.sh scripts/sandbox/*.sh bench/*.sh files/push/runner.sh files/ufw/*.sh files/host/*.sh
+shellcheck -x scripts/*.sh scripts/sandbox/*.sh bench/*.sh files/push/runner.sh files/ufw/*.sh files/host/*.sh files/postgres/*.sh
 
 phase "go: our language host and command provider"
 for m in scripts/toolchain/language-host scripts/toolchain/command-provider; do

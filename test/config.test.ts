@@ -14,13 +14,29 @@ import {
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
-function raw(values: Record<string, string | undefined>, secretKeys = ["sshPrivateKey"]): RawConfig {
+const HASH = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+const SECRETS = ["sshPrivateKey", "dbAdminPassword", "passwordHashes"];
+
+function raw(values: Record<string, string | undefined>, secretKeys = SECRETS): RawConfig {
   const base: Record<string, string> = {
     host: "203.0.113.25",
     hostname: "mail.tlabs.team",
     adminEmail: "postmaster@tlabs.team",
     sshPrivateKey: KEY,
-    domains: JSON.stringify([{ name: "tlabs.team" }]),
+    dbAdminPassword: "admin-pw",
+    domains: JSON.stringify([
+      { name: "tlabs.team" },
+      { name: "corp.team", authType: "ldap", ldapBaseDn: "ou=people,dc=corp,dc=team" },
+    ]),
+    users: JSON.stringify([
+      { address: "alice@tlabs.team", quota: "2G", sendAs: ["sales@tlabs.team"] },
+      { address: "bob@corp.team" },
+    ]),
+    passwordHashes: JSON.stringify({ "alice@tlabs.team": HASH }),
+    aliases: JSON.stringify([
+      { source: "sales@tlabs.team", destination: "alice@tlabs.team" },
+      { source: "@corp.team", destination: "bob@corp.team" },
+    ]),
   };
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined) delete base[k];
@@ -45,7 +61,34 @@ describe("parseConfig accepts good config", () => {
     expect(cfg.ssh).toMatchObject({ host: "203.0.113.25", port: 22, user: "root" });
     expect(cfg.timezone).toBe("UTC");
     expect(cfg.unattendedUpgrades).toBe(true);
-    expect(cfg.domains).toEqual([{ name: "tlabs.team" }]);
+    expect(cfg.domains).toEqual([
+      { name: "tlabs.team", authType: "local", active: true },
+      { name: "corp.team", authType: "ldap", ldapBaseDn: "ou=people,dc=corp,dc=team", active: true },
+    ]);
+    expect(cfg.os).toBe("debian12");
+    expect(cfg.database).toMatchObject({
+      mode: "managed",
+      port: 5432,
+      tunnelPort: 15432,
+      adminUser: "postgres",
+    });
+    expect(cfg.database.host).toBeUndefined();
+    expect(cfg.accounts.users).toEqual([
+      { address: "alice@tlabs.team", quotaBytes: 2 * 2 ** 30, enabled: true, sendAs: ["sales@tlabs.team"] },
+      { address: "bob@corp.team", quotaBytes: 0, enabled: true, sendAs: [] },
+    ]);
+    expect(cfg.accounts.aliases).toHaveLength(2);
+    expect(cfg.accounts.removed).toBe("disable");
+  });
+
+  it("treats Pulumi.yaml's defaults as unset", () => {
+    const cfg = parseConfig(
+      raw({ dbMode: "preprovisioned", dbAdminPassword: "", passwordHashes: "{}", users: "[]" }, [
+        "sshPrivateKey",
+      ]),
+    );
+    expect(cfg.database.mode).toBe("preprovisioned");
+    expect(cfg.accounts.users).toEqual([]);
   });
 
   it("keeps a legitimate false and explicit values", () => {
@@ -59,7 +102,12 @@ describe("parseConfig accepts good config", () => {
   });
 
   it("accepts a key path instead of the key", () => {
-    const cfg = parseConfig(raw({ sshPrivateKey: undefined, sshPrivateKeyPath: "~/.ssh/id_ed25519" }, []));
+    const cfg = parseConfig(
+      raw({ sshPrivateKey: undefined, sshPrivateKeyPath: "~/.ssh/id_ed25519" }, [
+        "dbAdminPassword",
+        "passwordHashes",
+      ]),
+    );
     expect(cfg.ssh.privateKey).toEqual({ path: "~/.ssh/id_ed25519" });
   });
 });
@@ -95,7 +143,7 @@ const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
   ["unknown key", { sshport: "22" }, "did you mean mailstack:sshPort"],
   ["unknown key, far from any", { colour: "blue" }, "mailstack:colour is not a setting"],
   ["missing required secret", { sshPrivateKey: undefined }, "mailstack:sshPrivateKey is required"],
-  ["secret stored in plain text", {}, "must be a secret", []],
+  ["secret stored in plain text", {}, "must be a secret", ["dbAdminPassword", "passwordHashes"]],
   ["secret that is not a key", { sshPrivateKey: "hunter2" }, "mailstack:sshPrivateKey"],
   ["both key and key path", { sshPrivateKeyPath: "/root/.ssh/id" }, "keep one"],
   ["relative key path", { sshPrivateKey: undefined, sshPrivateKeyPath: "id_ed25519" }, "absolute path"],
@@ -113,6 +161,76 @@ const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
   ],
   ["sshd option with a newline", { sshdOptions: '{"Banner":"a\\nPort 23"}' }, "single-line"],
   ["sshd option bad keyword", { sshdOptions: '{"Allow Users":"x"}' }, "not an sshd keyword"],
+  ["unknown os", { os: "centos7" }, "mailstack:os"],
+  ["unknown database mode", { dbMode: "external" }, "mailstack:dbMode"],
+  [
+    "managed mode without admin password",
+    { dbAdminPassword: undefined },
+    "mailstack:dbAdminPassword is required",
+  ],
+  ["database port out of range", { dbPort: "99999" }, "mailstack:dbPort"],
+  ["bad external database host", { dbHost: "db host" }, "mailstack:dbHost"],
+  [
+    "ldap domain without base DN",
+    { domains: '[{"name":"corp.team","authType":"ldap"}]' },
+    "needs ldapBaseDn",
+  ],
+  [
+    "unknown auth type",
+    { domains: '[{"name":"corp.team","authType":"kerberos"}]' },
+    "authType must be local or ldap",
+  ],
+  [
+    "bad base DN",
+    { domains: '[{"name":"corp.team","authType":"ldap","ldapBaseDn":"people"}]' },
+    "is not a DN",
+  ],
+  [
+    "user in a domain not served",
+    { users: '[{"address":"eve@evil.example"}]' },
+    "not in a domain of mailstack:domains",
+  ],
+  ["user address upper case", { users: '[{"address":"Alice@tlabs.team"}]' }, "upper-case"],
+  ["duplicate user", { users: '[{"address":"bob@corp.team"},{"address":"bob@corp.team"}]' }, "listed twice"],
+  ["bad quota", { users: '[{"address":"bob@corp.team","quota":"lots"}]' }, "is not a size"],
+  [
+    "user with unknown field",
+    { users: '[{"address":"bob@corp.team","password":"x"}]' },
+    'unknown field "password"',
+  ],
+  ["local user without a hash", { passwordHashes: "{}" }, "has no hash for alice@tlabs.team"],
+  [
+    "hash in a scheme Dovecot will not take",
+    { passwordHashes: '{"alice@tlabs.team":"{PLAIN}secret"}' },
+    "is not a Dovecot",
+  ],
+  [
+    "hash for an unknown user",
+    { passwordHashes: JSON.stringify({ "alice@tlabs.team": HASH, "zed@tlabs.team": HASH }) },
+    "not in mailstack:users",
+  ],
+  [
+    "hashes stored in plain text",
+    {},
+    "mailstack:passwordHashes is stored in plain text",
+    ["sshPrivateKey", "dbAdminPassword"],
+  ],
+  [
+    "alias source outside our domains",
+    { aliases: '[{"source":"x@evil.example","destination":"bob@corp.team"}]' },
+    "not in a domain",
+  ],
+  [
+    "alias with a bad destination",
+    { aliases: '[{"source":"x@tlabs.team","destination":"bob"}]' },
+    "destination",
+  ],
+  [
+    "sendAs outside our domains",
+    { users: '[{"address":"bob@corp.team","sendAs":["ceo@evil.example"]}]' },
+    "sendAs",
+  ],
+  ["unknown removal policy", { removedAccounts: "archive" }, "mailstack:removedAccounts"],
   ["bad login name", { sshUser: "Root User" }, "mailstack:sshUser"],
 ];
 
@@ -184,14 +302,32 @@ describe("Pulumi.yaml", () => {
     for (const file of ["Pulumi.prod.yaml", "Pulumi.sandbox.yaml"]) {
       const stack = jsyaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
       const values: Record<string, string> = {};
+      // Every leaf of a secret value must be encrypted; tests decrypt nothing, so
+      // each encrypted leaf becomes a stand-in that passes validation.
+      const standIn = (v: unknown, leaf: string): unknown => {
+        if (typeof v !== "object" || v === null) return v;
+        if ("secure" in v) return leaf;
+        if (Array.isArray(v)) return v.map((x) => standIn(x, leaf));
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, standIn(x, leaf)]));
+      };
+      const plainLeaves = (v: unknown): number =>
+        typeof v !== "object" || v === null
+          ? 1
+          : "secure" in v
+            ? 0
+            : Object.values(v).reduce((n: number, x) => n + plainLeaves(x), 0);
       for (const [k, v] of Object.entries(stack.config)) {
         expect(k, file).toMatch(/^mailstack:/);
-        expect(typeof v === "object" && v !== null && "secure" in v, `${file} ${k}`).toBe(false);
-        values[k.slice("mailstack:".length)] = typeof v === "string" ? v : JSON.stringify(v);
+        const short = k.slice("mailstack:".length);
+        const spec: KeySpec | undefined = CONFIG_KEYS[short as keyof typeof CONFIG_KEYS];
+        if (spec?.secret) expect(plainLeaves(v), `${file} ${k} has plain-text leaves`).toBe(0);
+        const value = standIn(v, short === "passwordHashes" ? HASH : "stand-in");
+        values[short] = typeof value === "string" ? value : JSON.stringify(value);
       }
-      // A stand-in key replaces the secret the operator sets outside git.
+      // Stand-ins replace the secrets the operator sets with --secret.
       if (values.sshPrivateKeyPath === undefined) values.sshPrivateKey = KEY;
-      expect(() => parseConfig({ values, secretKeys: new Set(["sshPrivateKey"]) }), file).not.toThrow();
+      if (values.dbMode !== "preprovisioned") values.dbAdminPassword = "stand-in";
+      expect(() => parseConfig({ values, secretKeys: new Set(SECRETS) }), file).not.toThrow();
     }
   });
 });

@@ -80,11 +80,13 @@ beforeAll(async () => {
   requireToolchain();
   // The e2e stack starts as a copy of the sandbox stack's settings.
   const sandbox = jsyaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.sandbox.yaml"), "utf8")) as {
+    encryptionsalt: string;
     config: Record<string, unknown>;
   };
   // The key lives where scripts/sandbox.sh made it (MAILSTACK_CACHE may move it).
   const config = { ...sandbox.config, "mailstack:sshPrivateKeyPath": key };
-  fs.writeFileSync(STACK_FILE, jsyaml.dump({ config }));
+  // Same salt and passphrase, so the sandbox's encrypted values decrypt here too.
+  fs.writeFileSync(STACK_FILE, jsyaml.dump({ encryptionsalt: sandbox.encryptionsalt, config }));
   stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
 }, STEP);
 

@@ -14,6 +14,7 @@ setup((name) =>
 // Imported after the mocks are set, as Pulumi requires.
 let stack: import("../components/mailstack").MailStack;
 let pulumi: typeof pulumiType;
+const tunnels: unknown[] = [];
 
 beforeAll(async () => {
   pulumi = await import("@pulumi/pulumi");
@@ -27,12 +28,21 @@ beforeAll(async () => {
       sshPrivateKey: KEY,
       sshPort: "2222",
       domains: JSON.stringify([{ name: "tlabs.team" }, { name: "tlabs.dev" }]),
+      dbAdminPassword: "ADMIN-PASSWORD",
+      users: JSON.stringify([{ address: "alice@tlabs.team" }]),
+      passwordHashes: JSON.stringify({ "alice@tlabs.team": "{BLF-CRYPT}$2b$05$HASHHASHHASH" }),
     },
-    secretKeys: new Set(["sshPrivateKey"]),
+    secretKeys: new Set(["sshPrivateKey", "dbAdminPassword", "passwordHashes"]),
   });
   stack = new MailStack(
     "mail",
-    { config, privateKey: pulumi.secret(KEY) },
+    {
+      config,
+      privateKey: pulumi.secret(KEY),
+      tunnel: async (args, key) => {
+        tunnels.push({ ...args, keyMatches: key === KEY });
+      },
+    },
     { transformations: [recordParents] },
   );
   await settle(stack.versions);
@@ -51,12 +61,27 @@ describe("MailStack", () => {
       expect(parents.get(`mail-host-${p}-apply`)).toBe(`mail-host-${p}`);
     }
     expect(parents.get("mail-host")).toBe("mail");
+    expect(parents.get("mail-db")).toBe("mail");
+    expect(resources.get("mail-db")?.type).toBe("mailstack:database:MailDatabase");
+    for (const child of [
+      "server",
+      "settings",
+      "migrations",
+      "accounts",
+      "passwords",
+      "provider",
+      "database",
+    ]) {
+      expect(parents.get(`mail-db-${child}`), child).toBe("mail-db");
+    }
     expect(parents.get("mail-host-facts")).toBe("mail-host");
   });
 
   it("every remote command gets the key only as a secret connection, never in a command or stdin", () => {
     const commands = [...resources.values()].filter((r) => r.type === "command:remote:Command");
-    expect(commands.length).toBe(pushes.length + 2);
+    // host: facts, packages, 5 pushes; database: server, settings, admin password,
+    // migrations, accounts, passwords.
+    expect(commands.length).toBe(pushes.length + 2 + 6);
     for (const c of commands) {
       const text = JSON.stringify({ create: c.inputs.create, stdin: c.inputs.stdin });
       expect(text).not.toContain("SECRET-KEY-MATERIAL");
@@ -108,5 +133,88 @@ describe("MailStack", () => {
     expect(JSON.stringify([stack.host, stack.hostname, stack.openPorts, stack.domains])).not.toContain(
       "PRIVATE",
     );
+  });
+
+  describe("managed database", () => {
+    it("opens the SSH tunnel to the host's PostgreSQL and points the provider at it", () => {
+      expect(tunnels).toEqual([
+        {
+          connection: expect.objectContaining({ host: "203.0.113.25", port: 2222 }),
+          localPort: 15432,
+          remotePort: 5432,
+          keyMatches: true,
+        },
+      ]);
+      const provider = resources.get("mail-db-provider");
+      expect(provider?.type).toBe("pulumi:providers:postgresql");
+      expect(provider?.inputs).toMatchObject({
+        host: "127.0.0.1",
+        port: "15432",
+        username: "postgres",
+        sslmode: "disable",
+      });
+    });
+
+    it("makes the roles and database of the spec, with secret passwords", () => {
+      const owner = resources.get("mail-db-role-techmail");
+      expect(owner?.type).toBe("postgresql:index/role:Role");
+      expect(owner?.inputs).toMatchObject({ name: "techmail", login: true });
+      expect((owner?.inputs.password as Record<string, unknown>)[SECRET_SIG]).toBe(SECRET_VALUE);
+      expect(resources.get("mail-db-owner-password")?.type).toBe(
+        "random:index/randomPassword:RandomPassword",
+      );
+      for (const role of ["postfix_lookup", "dovecot_lookup"]) {
+        expect(resources.get(`mail-db-role-${role}`)?.inputs).toMatchObject({ name: role, login: true });
+        expect(resources.get(`mail-db-role-${role}`)?.inputs.password).toBeUndefined();
+      }
+      expect(resources.get("mail-db-database")?.inputs).toMatchObject({
+        name: "mailserver",
+        owner: "techmail",
+      });
+      expect(resources.get("mail-db-default-privileges")?.inputs).toMatchObject({
+        owner: "techmail",
+        privileges: [],
+      });
+    });
+
+    it("grants the lookup roles SELECT on exactly the spec's columns", () => {
+      const grant = resources.get("mail-db-select-postfix_lookup-virtual_users");
+      expect(grant?.type).toBe("postgresql:index/grant:Grant");
+      expect(grant?.inputs).toMatchObject({
+        role: "postfix_lookup",
+        objectType: "column",
+        objects: ["virtual_users"],
+        columns: ["id", "domain_id", "email", "enabled"],
+        privileges: ["SELECT"],
+      });
+      const grants = [...resources.values()].filter((r) => r.name.startsWith("mail-db-select-"));
+      expect(grants.map((g) => g.name).sort()).toEqual([
+        "mail-db-select-dovecot_lookup-domains",
+        "mail-db-select-dovecot_lookup-virtual_users",
+        "mail-db-select-postfix_lookup-domains",
+        "mail-db-select-postfix_lookup-sender_logins",
+        "mail-db-select-postfix_lookup-virtual_aliases",
+        "mail-db-select-postfix_lookup-virtual_users",
+      ]);
+    });
+
+    it("keeps the admin password and the password hashes secret, and the accounts readable", () => {
+      const admin = resources.get("mail-db-admin-password")?.inputs.stdin as Record<string, unknown>;
+      expect(admin[SECRET_SIG]).toBe(SECRET_VALUE);
+      const passwords = resources.get("mail-db-passwords")?.inputs.stdin as Record<string, unknown>;
+      expect(passwords[SECRET_SIG]).toBe(SECRET_VALUE);
+      const accounts = resources.get("mail-db-accounts")?.inputs.stdin;
+      expect(typeof accounts).toBe("string");
+      expect(accounts).toContain("('alice@tlabs.team', 0, true)");
+      expect(accounts).not.toContain("HASHHASH");
+      const everything = JSON.stringify(
+        [...resources.values()].map((r) => [
+          r.inputs.create,
+          typeof r.inputs.stdin === "string" ? r.inputs.stdin : "",
+        ]),
+      );
+      expect(everything.includes("ADMIN-PASSWORD")).toBe(false);
+      expect(everything.includes("HASHHASH")).toBe(false);
+    });
   });
 });

@@ -23,6 +23,7 @@ export function setup(stdout: (name: string) => string = () => ""): void {
           state.stdout = stdout(args.name);
           state.stderr = "";
         }
+        if (args.type === "random:index/randomPassword:RandomPassword") state.result = "generated-password";
         return { id: `${args.name}-id`, state };
       },
       call: () => ({}),

@@ -1,0 +1,127 @@
+// Who may do what in the mail database, as one piece of data. Managed mode
+// turns it into @pulumi/postgresql resources; preprovisioned mode gives the
+// DBA the role part as SQL (files/postgres/roles.sql, rendered here and kept
+// in step by a test) and applies the table grants as the owner. Postfix and Dovecot get read-only lookup roles that see
+// only the columns their queries read.
+
+export interface TableGrant {
+  readonly table: string;
+  /** Columns the role may SELECT; the whole row when omitted. */
+  readonly columns?: readonly string[];
+}
+
+export interface LookupRole {
+  /** PostgreSQL role name. */
+  readonly role: string;
+  /** The OS user of the daemon; peer authentication maps it to the role, so no password exists. */
+  readonly osUser: string;
+  readonly select: readonly TableGrant[];
+}
+
+export interface DatabaseSpec {
+  readonly database: string;
+  /** Owns the database and every table in it; runs the migrations. */
+  readonly owner: string;
+  readonly lookupRoles: readonly LookupRole[];
+}
+
+export const DATABASE_SPEC: DatabaseSpec = {
+  database: "mailserver",
+  owner: "techmail",
+  lookupRoles: [
+    {
+      role: "postfix_lookup",
+      osUser: "postfix",
+      select: [
+        { table: "domains", columns: ["id", "domain_name", "transport", "is_active"] },
+        // Postfix never sees password hashes.
+        { table: "virtual_users", columns: ["id", "domain_id", "email", "enabled"] },
+        { table: "virtual_aliases", columns: ["domain_id", "source", "destination", "enabled"] },
+        { table: "sender_logins", columns: ["address", "login"] },
+      ],
+    },
+    {
+      role: "dovecot_lookup",
+      osUser: "dovecot",
+      select: [
+        { table: "domains", columns: ["id", "domain_name", "auth_type", "ldap_base_dn", "is_active"] },
+        {
+          table: "virtual_users",
+          columns: ["id", "domain_id", "email", "password_hash", "quota_bytes", "enabled"],
+        },
+      ],
+    },
+  ],
+};
+
+const IDENT = /^[a-z_][a-z0-9_]*$/;
+
+/** Throws unless every name in the spec is a plain lower-case SQL identifier. Pure. */
+export function validateSpec(spec: DatabaseSpec): void {
+  const names = [
+    spec.database,
+    spec.owner,
+    ...spec.lookupRoles.flatMap((r) => [r.role, ...r.select.flatMap((g) => [g.table, ...(g.columns ?? [])])]),
+  ];
+  const bad = names.filter((n) => !IDENT.test(n));
+  if (bad.length > 0) throw new Error(`database spec: not plain SQL identifiers: ${bad.join(", ")}`);
+}
+
+/** The pg_ident.conf map lines: OS user -> lookup role. Pure. */
+export function identMapLines(spec: DatabaseSpec, map: string): string[] {
+  return spec.lookupRoles.map((r) => `${map} ${r.osUser} ${r.role}`);
+}
+
+/**
+ * The whole spec as idempotent SQL for psql, run by a superuser: what a DBA
+ * runs in preprovisioned mode. Roles get no password (peer authentication);
+ * the owner's password, if any, is the DBA's to set. Pure.
+ */
+export function renderRolesSql(spec: DatabaseSpec): string {
+  validateSpec(spec);
+  const role = (name: string, login: boolean) =>
+    [
+      `SELECT format('CREATE ROLE %I ${login ? "LOGIN" : "NOLOGIN"}', '${name}')`,
+      `  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${name}') \\gexec`,
+    ].join("\n");
+  const out = [
+    "-- Roles and grants of the mail database, generated from components/database-spec.ts.",
+    "-- Run as a superuser: psql -v ON_ERROR_STOP=1 -f roles.sql. Safe to run again.",
+    "",
+    role(spec.owner, true),
+    ...spec.lookupRoles.map((r) => role(r.role, true)),
+    "",
+    `SELECT 'CREATE DATABASE ${spec.database} OWNER ${spec.owner} ENCODING ''UTF8'' TEMPLATE template0'`,
+    `  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '${spec.database}') \\gexec`,
+    `ALTER DATABASE ${spec.database} OWNER TO ${spec.owner};`,
+    `REVOKE ALL ON DATABASE ${spec.database} FROM PUBLIC;`,
+    `GRANT CONNECT ON DATABASE ${spec.database} TO ${spec.lookupRoles.map((r) => r.role).join(", ")};`,
+    "",
+    `\\connect ${spec.database}`,
+    "-- Nothing but the owner may create objects; future tables grant nothing by default.",
+    "REVOKE ALL ON SCHEMA public FROM PUBLIC;",
+    `GRANT ALL ON SCHEMA public TO ${spec.owner};`,
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${spec.owner} IN SCHEMA public REVOKE ALL ON TABLES FROM PUBLIC;`,
+  ];
+  for (const r of spec.lookupRoles) out.push(`GRANT USAGE ON SCHEMA public TO ${r.role};`);
+  return `${out.join("\n")}\n`;
+}
+
+/**
+ * Table and column grants, run by the owner after each migration: it revokes
+ * everything from the lookup roles and grants exactly the spec, in one
+ * transaction, so a role never holds more than the spec says. Pure.
+ */
+export function renderTableGrantsSql(spec: DatabaseSpec): string {
+  validateSpec(spec);
+  const out = ["BEGIN;"];
+  for (const r of spec.lookupRoles) {
+    out.push(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r.role};`);
+    for (const g of r.select) {
+      const cols = g.columns ? ` (${g.columns.join(", ")})` : "";
+      out.push(`GRANT SELECT${cols} ON ${g.table} TO ${r.role};`);
+    }
+  }
+  out.push("COMMIT;");
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,37 @@
+// Small helpers for commands that run on the host outside the push primitive:
+// one-off scripts such as package installs, which change no config file.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as command from "@pulumi/command";
+import type * as pulumi from "@pulumi/pulumi";
+import { asRoot, commandConnection, type HostConnection, shellQuote } from "./push";
+import { ROOT } from "./template";
+
+/** A file under files/, as it is (scripts and files without placeholders). */
+export function raw(file: string): string {
+  return fs.readFileSync(path.join(ROOT, "files", file), "utf8");
+}
+
+/** A script from files/, run through bash as root with the given arguments. */
+export function script(user: string, file: string, args: readonly string[] = []): string {
+  const name = path.basename(file);
+  return asRoot(user, ["bash", "-c", shellQuote(raw(file)), name, ...args.map(shellQuote)].join(" "));
+}
+
+/** Installs packages if missing (files/host/packages.sh); stdout lists name=version. */
+export function installPackages(
+  name: string,
+  conn: HostConnection,
+  packages: readonly string[],
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+  return new command.remote.Command(
+    name,
+    {
+      connection: commandConnection(conn),
+      create: script(conn.user, "host/packages.sh", packages),
+      addPreviousOutputInEnv: false,
+    },
+    opts,
+  );
+}
