@@ -159,7 +159,7 @@ describe("MailStack", () => {
       const owner = resources.get("mail-db-role-techmail");
       expect(owner?.type).toBe("postgresql:index/role:Role");
       expect(owner?.inputs).toMatchObject({ name: "techmail", login: true });
-      expect((owner?.inputs.password as Record<string, unknown>)[SECRET_SIG]).toBe(SECRET_VALUE);
+      expect(((owner?.inputs.password ?? {}) as Record<string, unknown>)[SECRET_SIG]).toBe(SECRET_VALUE);
       expect(resources.get("mail-db-owner-password")?.type).toBe(
         "random:index/randomPassword:RandomPassword",
       );
