@@ -286,6 +286,10 @@ export const MANAGED_SSHD_KEYWORDS = [
   "PermitEmptyPasswords",
   "AuthenticationMethods",
   "UsePAM",
+  "AllowTcpForwarding",
+  "PermitOpen",
+  "GatewayPorts",
+  "PermitTunnel",
 ] as const;
 
 /** Raw config as Pulumi holds it: values keyed without the namespace. */

@@ -35,6 +35,8 @@ export interface MailHostArgs {
   readonly timezone: string;
   /** Ports the firewall opens, SSH included. */
   readonly openPorts: readonly OpenPort[];
+  /** PostgreSQL's port on the host's loopback: the one SSH forward allowed. */
+  readonly dbPort: number;
   /** Extra sshd settings. */
   readonly sshdOptions: Readonly<Record<string, string>>;
   /** Daily unattended security upgrades. */
@@ -42,9 +44,17 @@ export interface MailHostArgs {
 }
 
 /** sshd drop-in. Pure. */
-export function renderSshd(port: number, options: Readonly<Record<string, string>> = {}): string {
+export function renderSshd(
+  port: number,
+  dbPort: number,
+  options: Readonly<Record<string, string>> = {},
+): string {
   const lines = Object.entries(options).map(([k, v]) => `${k} ${v}`);
-  return render("ssh/50-mailstack.conf", { port, extra: lines.length > 0 ? lines.join("\n") : "# (none)" });
+  return render("ssh/50-mailstack.conf", {
+    port,
+    dbPort,
+    extra: lines.length > 0 ? lines.join("\n") : "# (none)",
+  });
 }
 
 /** UFW rule list, one `allow PORT/tcp` per open port, sorted. Pure. */
@@ -155,7 +165,7 @@ export class MailHost extends pulumi.ComponentResource {
         files: [
           {
             path: "/etc/ssh/sshd_config.d/50-mailstack.conf",
-            content: renderSshd(sshPort, args.sshdOptions),
+            content: renderSshd(sshPort, args.dbPort, args.sshdOptions),
           },
         ],
         check: ["sshd -t"],

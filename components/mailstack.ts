@@ -51,6 +51,7 @@ export class MailStack extends pulumi.ComponentResource {
         timezone: cfg.timezone,
         openPorts: ports,
         sshdOptions: cfg.sshdOptions,
+        dbPort: cfg.database.port,
         unattendedUpgrades: cfg.unattendedUpgrades,
       },
       { parent: this },

@@ -42,13 +42,20 @@ export function startTunnel(args: TunnelArgs, privateKey: string): Promise<net.S
       (client) =>
         client.forwardOut("127.0.0.1", 0, "127.0.0.1", args.remotePort, (err, remote) => {
           if (err) {
-            local.destroy(err);
+            // The client sees the connection close; say why where the operator looks.
+            console.error(
+              `SSH tunnel to 127.0.0.1:${args.remotePort} on ${args.connection.host}: ${err.message}`,
+            );
+            local.destroy();
             return;
           }
           local.pipe(remote).pipe(local);
           local.on("close", () => remote.close());
         }),
-      (err: Error) => local.destroy(err),
+      (err: Error) => {
+        console.error(`SSH tunnel to ${args.connection.host}: ${err.message}`);
+        local.destroy();
+      },
     );
   });
   return new Promise((resolve, reject) => {

@@ -49,8 +49,11 @@ phase "done"
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  // A file that fails before its tests run counts as a failure, not as skips.
-  const failed = r.numFailedTests + r.numFailedTestSuites;
+  // A file that fails before any test of it runs counts as one failure.
+  const broken = r.testResults.filter(
+    (f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed"),
+  ).length;
+  const failed = r.numFailedTests + broken;
   const skipped = r.numPendingTests + r.numTodoTests;
   console.log(`${r.numPassedTests} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));' "$report"
 rm -f "$report"

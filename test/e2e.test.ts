@@ -2,19 +2,24 @@
 // provider) against the sandbox host made by scripts/sandbox.sh. Runs through
 // `npm test` (scripts/test.sh), which builds the toolchain and starts the
 // sandbox first; run alone it fails and says how to get them.
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import * as jsyaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
+import { startTunnel } from "../components/tunnel";
 
+const execFileAsync = promisify(execFile);
 const STATE = process.env.MAILSTACK_STATE ?? "/var/lib/mailstack-sandbox";
 const STACK = "e2e";
 const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
 const STEP = 15 * 60_000;
+// A bcrypt hash for a throwaway test account; its password plays no part here.
+const ZOE_HASH = "{BLF-CRYPT}$2b$05$nL1uc7Aga5SdBpQHnkn39u8qBQ.bC8SB9EfRyKGSDaldyv0Ka6jCW";
 
 function sandboxEnv(): Record<string, string> {
   const file = path.join(STATE, "sandbox.env");
@@ -164,6 +169,64 @@ describe("sandbox deployment through the real engine", () => {
     },
     STEP,
   );
+
+  it(
+    "accounts added and removed show in the preview; a removed user is disabled, not deleted",
+    async () => {
+      const db = (sql: string) =>
+        ssh(`runuser -u postgres -- psql -XAtq -d mailserver -c ${shellQuote(sql)}`).out.trim();
+      const users = (await stack.getConfig("mailstack:users")).value;
+      const count = (JSON.parse(users) as unknown[]).length;
+      await stack.setConfig(`mailstack:users[${count}].address`, { value: "zoe@example.test" }, true);
+      await stack.setConfig(
+        'mailstack:passwordHashes["zoe@example.test"]',
+        { value: ZOE_HASH, secret: true },
+        true,
+      );
+      const added: string[] = [];
+      await stack.preview({ diff: true, onOutput: (s) => added.push(s) });
+      expect(added.join("")).toMatch(/\+\s+\('zoe@example\.test', 0, true\)/);
+      await up();
+      expect(db("SELECT enabled FROM virtual_users WHERE email = 'zoe@example.test'")).toBe("t");
+
+      await stack.removeConfig(`mailstack:users[${count}]`, true);
+      await stack.removeConfig('mailstack:passwordHashes["zoe@example.test"]', true);
+      const removed: string[] = [];
+      await stack.preview({ diff: true, onOutput: (s) => removed.push(s) });
+      expect(removed.join("")).toMatch(/-\s+\('zoe@example\.test', 0, true\)/);
+      await up();
+      expect(db("SELECT enabled FROM virtual_users WHERE email = 'zoe@example.test'")).toBe("f");
+    },
+    STEP,
+  );
+
+  it("the SSH tunnel of managed mode reaches the host's own PostgreSQL", async () => {
+    // A throwaway password for the test, sent over stdin and removed afterwards.
+    const setPassword = (sql: string) => ssh("runuser -u postgres -- psql -Xq -f -", sql);
+    expect(setPassword("ALTER ROLE postgres PASSWORD 'tunnel-test';").code).toBe(0);
+    const tunnelArgs = {
+      connection: { host: sb.SANDBOX_HOST ?? "", port: 22, user: "root" },
+      localPort: 25432,
+      remotePort: 5432,
+    };
+    const server = await startTunnel(tunnelArgs, fs.readFileSync(key, "utf8"));
+    try {
+      // Asynchronously: the tunnel lives in this process, so a blocking spawn would starve it.
+      const r = await execFileAsync(
+        "psql",
+        ["-XAt", "-h", "127.0.0.1", "-p", "25432", "-U", "postgres", "-c", "SELECT inet_server_addr()"],
+        { encoding: "utf8", env: { ...process.env, PGPASSWORD: "tunnel-test", PGCONNECT_TIMEOUT: "10" } },
+      );
+      expect(r.stderr).toBe("");
+      // The server saw the connection arrive on its own loopback.
+      expect(r.stdout.trim()).toBe("127.0.0.1");
+      // A second tunnel on the same port names the setting to change.
+      await expect(startTunnel(tunnelArgs, "unused")).rejects.toThrow("mailstack:dbTunnelPort");
+    } finally {
+      server.close();
+      setPassword("ALTER ROLE postgres PASSWORD NULL;");
+    }
+  });
 
   it(
     "bad config fails preview with the key and the fix, before anything changes",

@@ -80,12 +80,13 @@ const schemaDump = (db: string) => {
 };
 
 describe("migrate.sh against PostgreSQL", () => {
-  it("applies 0001 from scratch, owned by the owner role, and a second run changes nothing", () => {
+  it("applies the project's migrations from scratch, owned by the owner role, and a second run changes nothing", () => {
     const db = freshDb();
-    const first = migrate(db, loadMigrations());
+    const all = loadMigrations();
+    const first = migrate(db, all);
     expect(first.err).toBe("");
     expect(first.code).toBe(0);
-    expect(first.out).toBe("migrations: applied 0001_mail_schema\n");
+    expect(first.out).toBe(`migrations: applied ${all.map((m) => m.name).join(" ")}\n`);
     expect(q(db, "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).toBe(
       [
         "domains|techmail",
@@ -95,13 +96,14 @@ describe("migrate.sh against PostgreSQL", () => {
         "virtual_users|techmail",
       ].join("\n"),
     );
-    expect(q(db, "SELECT name, checksum FROM schema_migrations")).toBe(
+    expect(q(db, "SELECT name, checksum FROM schema_migrations ORDER BY name").split("\n")[0]).toBe(
       `0001_mail_schema|${migrationChecksum(SCHEMA)}`,
     );
+    expect(q(db, "SELECT count(*) FROM schema_migrations")).toBe(String(all.length));
 
     const [rows, dump] = [appliedRows(db), schemaDump(db)];
     const second = migrate(db, loadMigrations());
-    expect(second).toEqual({ code: 0, out: "migrations: up to date (1 applied)\n", err: "" });
+    expect(second).toEqual({ code: 0, out: `migrations: up to date (${all.length} applied)\n`, err: "" });
     expect(appliedRows(db)).toBe(rows);
     expect(schemaDump(db)).toBe(dump);
   });
@@ -308,6 +310,7 @@ describe("loadMigrations and the payload", () => {
       "owner techmail",
       `migration 0001_mail_schema ${sum} ${lines}`,
     ]);
-    expect(payload.endsWith(`${SCHEMA}end\n`)).toBe(true);
+    expect(payload).toContain(`\n${SCHEMA}migration 0002_`);
+    expect(payload.endsWith("end\n")).toBe(true);
   });
 });

@@ -20,9 +20,9 @@ describe("strict templates", () => {
 });
 
 describe("rendered host files", () => {
-  it("sshd drop-in", () => expect(renderSshd(2222)).toMatchSnapshot());
+  it("sshd drop-in", () => expect(renderSshd(2222, 5432)).toMatchSnapshot());
   it("sshd drop-in with extra options after the managed ones", () => {
-    const text = renderSshd(22, { AllowUsers: "root ops", MaxSessions: "4" });
+    const text = renderSshd(22, 5432, { AllowUsers: "root ops", MaxSessions: "4" });
     expect(text).toContain("\nAllowUsers root ops\nMaxSessions 4\n");
     expect(text.indexOf("AllowUsers")).toBeGreaterThan(text.indexOf("PasswordAuthentication no"));
   });
@@ -32,7 +32,7 @@ describe("rendered host files", () => {
     expect(renderAutoUpgrades(false)).toContain('Unattended-Upgrade "0"');
   });
   it("every rendered file opens with the managed header and its source", () => {
-    for (const text of [renderSshd(22), renderFirewallRules(openPorts(22)), renderAutoUpgrades(true)]) {
+    for (const text of [renderSshd(22, 5432), renderFirewallRules(openPorts(22)), renderAutoUpgrades(true)]) {
       expect(text).toMatch(
         /^(#|\/\/) Managed by mailstack \(Pulumi\)\. Do not edit.*\n(#|\/\/) Source: files\//,
       );
