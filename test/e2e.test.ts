@@ -118,6 +118,10 @@ describe("sandbox deployment through the real engine", () => {
       const ufw = ssh("ufw status");
       expect(ufw.out).toContain("Status: active");
       expect(ufw.out).toMatch(/^22\/tcp\s+ALLOW/m);
+      // PostgreSQL listens on loopback only.
+      const pgListen = ssh("ss -Hltn 'sport = :5432' | awk '{ print $4 }' | sort").out.trim().split("\n");
+      expect(pgListen.length).toBeGreaterThan(0);
+      for (const a of pgListen) expect(a).toMatch(/^(127\.0\.0\.1|\[::1\]):5432$/);
       // The sandbox has no route off the machine.
       expect(ssh("ip route show default").out).toBe("");
       expect(ssh("sshd -T | grep -E '^(passwordauthentication|permitrootlogin) '").out).toBe(
