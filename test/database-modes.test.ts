@@ -13,7 +13,12 @@ beforeAll(async () => {
   pulumi = await import("@pulumi/pulumi");
   const { MailDatabase } = await import("../components/database");
   const connection = { host: "203.0.113.25", port: 22, user: "root", privateKey: pulumi.secret("KEY") };
-  const accounts = { users: [], aliases: [], removed: "disable" as const, passwordHashes: pulumi.secret<Record<string, string>>({}) };
+  const accounts = {
+    users: [],
+    aliases: [],
+    removed: "disable" as const,
+    passwordHashes: pulumi.secret<Record<string, string>>({}),
+  };
   const domains = [{ name: "tlabs.team", authType: "local" as const, active: true }];
   const common = { connection, os: "ubuntu2204" as const, domains, accounts };
   const tunnel = async (args: unknown) => {
