@@ -16,6 +16,10 @@ export interface TunnelArgs {
 /** Opens the tunnel once the key is known; the returned server does not keep the program alive. */
 export function startTunnel(args: TunnelArgs, privateKey: string): Promise<net.Server> {
   const ssh = new Client();
+  // Errors after the handshake (the host closing an idle connection, EPIPE
+  // on shutdown) reach the forwarded connections as closed sockets, which
+  // their users report; here they would only crash the program.
+  ssh.on("error", () => undefined);
   // One SSH connection, opened at the first local connection and shared.
   let ready: Promise<Client> | undefined;
   const connect = () => {
@@ -28,7 +32,10 @@ export function startTunnel(args: TunnelArgs, privateKey: string): Promise<net.S
         })
         .connect({
           // Our own socket, unref'd, so an idle tunnel never holds the program open.
-          sock: net.connect(args.connection.port, args.connection.host).unref(),
+          sock: net
+            .connect(args.connection.port, args.connection.host)
+            .on("error", () => undefined)
+            .unref(),
           username: args.connection.user,
           privateKey,
           readyTimeout: 20_000,
@@ -38,6 +45,7 @@ export function startTunnel(args: TunnelArgs, privateKey: string): Promise<net.S
   };
 
   const server = net.createServer((local) => {
+    local.on("error", () => undefined);
     connect().then(
       (client) =>
         client.forwardOut("127.0.0.1", 0, "127.0.0.1", args.remotePort, (err, remote) => {
@@ -50,7 +58,9 @@ export function startTunnel(args: TunnelArgs, privateKey: string): Promise<net.S
             return;
           }
           local.pipe(remote).pipe(local);
-          local.on("close", () => remote.close());
+          // Either end may go first; the other is closed, never left to EPIPE.
+          local.on("error", () => remote.close()).on("close", () => remote.close());
+          remote.on("error", () => local.destroy());
         }),
       (err: Error) => {
         console.error(`SSH tunnel to ${args.connection.host}: ${err.message}`);

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
+import { registerLookupTests } from "./lookups-contract";
 
 const execFileAsync = promisify(execFile);
 const STATE = process.env.MAILSTACK_STATE ?? "/var/lib/mailstack-sandbox";
@@ -130,6 +131,10 @@ describe("sandbox deployment through the real engine", () => {
     },
     STEP,
   );
+
+  // Every Postfix and Dovecot lookup, run as the daemons' own roles against
+  // the database just deployed (test/lookups-contract.ts).
+  registerLookupTests(ssh);
 
   it(
     "2. a second run changes nothing",
