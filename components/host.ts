@@ -13,6 +13,7 @@ export const BASE_PACKAGES = [
   "ca-certificates",
   "iproute2",
   "openssh-server",
+  "openssl",
   "sudo",
   "tzdata",
   "ufw",
