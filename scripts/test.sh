@@ -22,7 +22,8 @@ npm ci --no-audit --no-fund --loglevel=error
 phase "lint and types"
 npx biome check .
 npx tsc --noEmit
-shellcheck -x scripts/*.sh scripts/sandbox/*.sh bench/*.sh files/push/runner.sh files/ufw/*.sh files/host/*.sh files/postgres/*.sh
+find scripts bench files .ci -name '*.sh' -print0 | xargs -0 shellcheck -x
+shellcheck -x .ci/run
 
 phase "go: our language host and command provider"
 for m in scripts/toolchain/language-host scripts/toolchain/command-provider; do
