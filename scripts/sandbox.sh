@@ -5,11 +5,15 @@
 #   sandbox.sh down [--keep-rootfs] stop it and remove what `up` made (keeps caches)
 #   sandbox.sh status              show each part; exit 0 only if all are up
 #   sandbox.sh exec [CMD...]       run CMD (default: bash) inside the sandbox
+#   sandbox.sh ldap-exec [CMD...]  the same inside the test LDAP host
+#   sandbox.sh ldap-stop|ldap-start  stop/start only slapd (fail-over tests)
 #
 # The sandbox is a Debian 12 chroot running in its own network, UTS, IPC, mount
 # and PID namespaces, reachable only over the bridge msbr0 (10.213.0.0/24):
 #   10.213.0.1  host side: apt-cacher-ng (:3142) and dnsmasq (:53, zone example.test)
 #   10.213.0.2  netns mailstack-mail: the mail host, sshd on :22
+#   10.213.0.3  netns mailstack-ldap: the company LDAP server (slapd, :389),
+#               suffix dc=corp,dc=example,dc=test, in the same kind of chroot
 # The namespaces have no default route and the host does no NAT or forwarding,
 # so the sandbox can reach nothing but the bridge. Only apt-cacher-ng, on the
 # host, fetches packages from the Debian mirror (the host's normal apt path).
@@ -57,6 +61,30 @@ MAIL_NETNS=mailstack-mail
 MAIL_ADDR=$NET_PREFIX.2
 MAIL_HOSTNAME=mail
 SSH_PORT=22
+
+# The test LDAP server: slapd in a small image of its own (debootstrap minbase
+# plus ldap-utils, then slapd installed unconfigured; we write its config).
+LDAP_NETNS=mailstack-ldap
+LDAP_ADDR=$NET_PREFIX.3
+LDAP_HOSTNAME=ldap
+LDAP_ROOTFS="$STATE/ldap-rootfs"
+LDAP_DEBOOTSTRAP_INCLUDE=ldap-utils,netbase
+LDAP_APT_INSTALL=slapd
+LDAP_PRESEED="slapd slapd/no_configuration boolean true"
+LDAP_TARBALL="$CACHE/bookworm-ldap-$(printf '%s|%s|%s' "$LDAP_DEBOOTSTRAP_INCLUDE" "$LDAP_APT_INSTALL" "$LDAP_PRESEED" |
+  sha256sum | cut -c1-12).tar.zst"
+LDAP_URI=ldap://$LDAP_ADDR
+LDAP_SUFFIX=dc=corp,dc=example,dc=test
+LDAP_ADMIN_DN=cn=admin,$LDAP_SUFFIX
+LDAP_BIND_DN=cn=mailserver,$LDAP_SUFFIX
+LDAP_PEOPLE=ou=people,$LDAP_SUFFIX
+# Made once per machine, mode 600, no trailing newline (ldap* -y and
+# slappasswd -T use the whole file). Never printed, never on a command line.
+LDAP_ADMIN_PW_FILE="$CACHE/ldap-admin-pw"
+LDAP_BIND_PW_FILE="$CACHE/ldap-bind-pw"
+# Test users of the LDAP domain: uid:password (public test passwords).
+LDAP_USERS=(carol:carol-ldap-pw dan:dan-ldap-pw)
+LDAP_MAIL_DOMAIN=corp.example.test
 # Capabilities the sandbox's root must not have: they act on the whole machine
 # (kernel modules, the clock, reboot, raw I/O), not on one namespace.
 CAPDROP=-sys_module,-sys_time,-sys_boot,-sys_rawio,-wake_alarm
@@ -157,6 +185,11 @@ veth_name() { echo "msv${1##*.}"; }
 
 netns_exists() { [[ -e /run/netns/$1 ]]; }
 
+# rootfs_of NAME: the chroot of sandbox host NAME.
+rootfs_of() {
+  if [[ $1 == "$LDAP_NETNS" ]]; then echo "$LDAP_ROOTFS"; else echo "$ROOTFS"; fi
+}
+
 # init_pid NAME: PID (host view) of the running init of sandbox host NAME.
 # It must be alive, in netns NAME and chrooted; otherwise the pid file is stale.
 init_pid() {
@@ -166,7 +199,7 @@ init_pid() {
   [[ $pid =~ ^[0-9]+$ ]] && [[ -d /proc/$pid ]] || return 1
   netns_exists "$name" || return 1
   [[ $(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null) == "$(stat -L -c %i "/run/netns/$name")" ]] || return 1
-  [[ $(readlink "/proc/$pid/root") == "$(readlink -f "$ROOTFS")" ]] || return 1
+  [[ $(readlink "/proc/$pid/root") == "$(readlink -f "$(rootfs_of "$name")")" ]] || return 1
   echo "$pid"
 }
 
@@ -427,14 +460,17 @@ build_tarball() {
   trap - EXIT
 }
 
+# extract_rootfs [TARBALL DIR]: unpack the image (default: the mail host's)
+# unless DIR already holds one.
 extract_rootfs() {
-  [[ -f $ROOTFS/etc/debian_version ]] && return 0
-  local tmp="$ROOTFS.new"
+  local tarball=${1:-$TARBALL} dir=${2:-$ROOTFS}
+  [[ -f $dir/etc/debian_version ]] && return 0
+  local tmp="$dir.new"
   rm -rf --one-file-system "$tmp"
   mkdir -m 755 "$tmp"
-  zstd -q -dc "$TARBALL" | tar --numeric-owner --xattrs --xattrs-include='*' -C "$tmp" -xf -
-  rm -rf --one-file-system "$ROOTFS"
-  mv "$tmp" "$ROOTFS"
+  zstd -q -dc "$tarball" | tar --numeric-owner --xattrs --xattrs-include='*' -C "$tmp" -xf -
+  rm -rf --one-file-system "$dir"
+  mv "$tmp" "$dir"
 }
 
 # ------------------------------------------------------ 4. sandbox settings ---
@@ -505,8 +541,8 @@ EOF
 # -------------------------------------------------- 5./6. init, sshd, checks ---
 
 # start_init NAME HOSTNAME: start the namespace init of sandbox host NAME
-# (a no-op when it runs). Sets STARTED=1 when it had to start it.
-STARTED=0
+# (a no-op when it runs). Sets STARTED[NAME]=1 when it had to start it.
+declare -A STARTED=()
 start_init() {
   local name=$1 hostname=$2 pidfile="$RUN_DIR/$1.init.pid" host_name_before
   init_pid "$name" >/dev/null && return 0
@@ -517,11 +553,11 @@ start_init() {
   # mounts that ns-init.sh makes exist only in that private mount namespace.
   spawn "$LOG_DIR/$name.init.log" ip netns exec "$name" \
     unshare --uts --ipc --mount --pid --fork --propagation private \
-    bash "$NS_INIT" "$(readlink -f "$ROOTFS")" "$hostname" "$pidfile" "$CAPDROP"
+    bash "$NS_INIT" "$(readlink -f "$(rootfs_of "$name")")" "$hostname" "$pidfile" "$CAPDROP"
   wait_for "the init of sandbox host $name (log: $LOG_DIR/$name.init.log)" init_pid "$name" >/dev/null
   [[ $(hostname) == "$host_name_before" ]] ||
     die "starting the sandbox changed the host's hostname to $(hostname)" "hostname $host_name_before"
-  STARTED=1
+  STARTED[$name]=1
 }
 
 # sshd_running: the sshd named by the sandbox's /run/sshd.pid is alive.
@@ -568,7 +604,7 @@ check_sandbox() {
     die "the sandbox cannot resolve $MAIL_HOSTNAME.$ZONE via $BRIDGE_ADDR" "see $LOG_DIR/dnsmasq.log"
   # apt through the proxy: checked whenever the sandbox was (re)started, so a
   # warm `up` stays fast and does not touch the package lists.
-  if ((STARTED)); then
+  if ((${STARTED[$MAIL_NETNS]:-0})); then
     sandbox_exec "$MAIL_NETNS" apt-get update -q >"$LOG_DIR/apt-sandbox.log" 2>&1 ||
       die "apt-get update inside the sandbox failed (log: $LOG_DIR/apt-sandbox.log)" \
         "check apt-cacher-ng: $ACNG_DIR/log and that the host can reach $MIRROR"
@@ -590,7 +626,294 @@ write_env() {
     printf 'SANDBOX_DNS=%q\n' "$BRIDGE_ADDR"
     printf 'SANDBOX_NETNS=%q\n' "$MAIL_NETNS"
     printf 'SANDBOX_INIT_PID=%q\n' "$pid"
+    # DNs as they are: %q would escape their commas, and `=` and `,` need no
+    # quoting when the file is sourced.
+    printf 'SANDBOX_LDAP_HOST=%s\n' "$LDAP_ADDR"
+    printf 'SANDBOX_LDAP_URI=%s\n' "$LDAP_URI"
+    printf 'SANDBOX_LDAP_BASE=%s\n' "$LDAP_SUFFIX"
+    printf 'SANDBOX_LDAP_BIND_DN=%s\n' "$LDAP_BIND_DN"
+    printf 'SANDBOX_LDAP_BIND_PW_FILE=%q\n' "$LDAP_BIND_PW_FILE"
   } | write_file "$ENV_FILE" 644
+}
+
+# ------------------------------------------------------ 7. test LDAP server ---
+
+# ldap_image_steps BUILD SUITE MIRROR INCLUDE PKGS PRESEED: run by bash -c in
+# the LDAP host's netns and fresh mount/PID namespaces (see build_ldap_tarball):
+# a minbase debootstrap, then the packages that need debconf answers first.
+ldap_image_steps() {
+  set -euo pipefail
+  local build=$1 suite=$2 mirror=$3 include=$4 pkgs=$5 preseed=$6
+  debootstrap --variant=minbase --include="$include" --components=main \
+    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg "$suite" "$build" "$mirror"
+  mount -t proc proc "$build/proc"
+  # No service starts during the build (slapd is configured by sandbox.sh).
+  printf '#!/bin/sh\nexit 101\n' >"$build/usr/sbin/policy-rc.d"
+  chmod 755 "$build/usr/sbin/policy-rc.d"
+  echo "$preseed" | chroot "$build" debconf-set-selections
+  # apt uses $http_proxy (the sandbox's apt-cacher-ng) and debootstrap's lists.
+  # shellcheck disable=SC2086  # one package per word
+  chroot "$build" apt-get install -y -q --no-install-recommends \
+    -o Acquire::Check-Valid-Until=false $pkgs
+  umount "$build/proc"
+  rm -f "$build/usr/sbin/policy-rc.d"
+}
+
+# The LDAP image: built once (a minute or two), cached like the mail image.
+build_ldap_tarball() {
+  [[ -s $LDAP_TARBALL ]] && return 0
+  local build
+  log "building $LDAP_TARBALL (first run only, takes a minute or two)"
+  build=$(mktemp -d "$CACHE/build-ldap.XXXXXX")
+  # shellcheck disable=SC2064  # expand $build now
+  trap "rm -rf --one-file-system '$build'" EXIT
+  chmod 755 "$build"
+  if ! ip netns exec "$LDAP_NETNS" unshare --mount --pid --fork --kill-child --mount-proc \
+    env http_proxy="$PROXY_URL" DEBIAN_FRONTEND=noninteractive \
+    bash -c "$(declare -f ldap_image_steps); ldap_image_steps \"\$@\"" ldap-image \
+    "$build" "$SUITE" "$MIRROR" "$LDAP_DEBOOTSTRAP_INCLUDE" "${LDAP_APT_INSTALL//,/ }" "$LDAP_PRESEED" \
+    >"$LOG_DIR/ldap-image.log" 2>&1; then
+    tail -n 15 "$LOG_DIR/ldap-image.log" >&2
+    die "building the LDAP image failed (full log: $LOG_DIR/ldap-image.log; apt proxy log: $ACNG_DIR/log)" \
+      "check that the host reaches $MIRROR (apt-get update on the host) and that apt-cacher-ng runs"
+  fi
+  # Small: no docs, man pages or translations; no build-host leftovers.
+  rm -f "$build/etc/resolv.conf" "$build/etc/hostname"
+  rm -rf "$build"/var/cache/apt/archives/*.deb "$build"/var/cache/apt/*.bin "$build"/var/lib/apt/lists/*_* \
+    "$build"/usr/share/doc/* "$build"/usr/share/man/* "$build"/usr/share/info/* "$build"/usr/share/locale/*
+  tar --numeric-owner --xattrs --xattrs-include='*' -C "$build" -cf - . |
+    zstd -q -T0 -10 -o "$LDAP_TARBALL.tmp"
+  mv -f "$LDAP_TARBALL.tmp" "$LDAP_TARBALL"
+  rm -rf --one-file-system "$build"
+  trap - EXIT
+}
+
+# make_secret FILE: a random password, made once, mode 600, no newline.
+make_secret() {
+  local file=$1
+  if [[ ! -s $file ]]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '\n' | tr '+/' '-_' >"$file.tmp")
+    mv -f "$file.tmp" "$file"
+  fi
+  chmod 600 "$file"
+}
+
+setup_ldap_rootfs() {
+  extract_rootfs "$LDAP_TARBALL" "$LDAP_ROOTFS"
+  write_file "$LDAP_ROOTFS/etc/resolv.conf" 644 <<EOT
+search $ZONE
+nameserver $BRIDGE_ADDR
+EOT
+  echo "$LDAP_HOSTNAME" | write_file "$LDAP_ROOTFS/etc/hostname" 644
+  write_file "$LDAP_ROOTFS/etc/hosts" 644 <<EOT
+127.0.0.1 localhost
+$LDAP_ADDR $LDAP_HOSTNAME.$ZONE $LDAP_HOSTNAME
+EOT
+  # Read by /etc/init.d/slapd: the bridge address only (no wildcard), plus
+  # the local socket for administration as root (SASL EXTERNAL).
+  write_file "$LDAP_ROOTFS/etc/default/slapd" 644 <<EOT
+# written by mailstack scripts/sandbox.sh
+SLAPD_CONF=
+SLAPD_USER="openldap"
+SLAPD_GROUP="openldap"
+SLAPD_PIDFILE=
+SLAPD_SERVICES="$LDAP_URI/ ldapi:///"
+SLAPD_SENTINEL_FILE=/etc/ldap/noslapd
+SLAPD_OPTIONS=""
+EOT
+  write_file "$LDAP_ROOTFS/etc/ldap/ldap.conf" 644 <<EOT
+# written by mailstack scripts/sandbox.sh
+BASE $LDAP_SUFFIX
+URI ldapi:///
+EOT
+  mkdir -p "$CACHE"
+  make_secret "$LDAP_ADMIN_PW_FILE"
+  make_secret "$LDAP_BIND_PW_FILE"
+}
+
+# ldap_config_ldif ADMIN_HASH: cn=config (loaded with slapadd -n 0).
+ldap_config_ldif() {
+  cat <<EOT
+dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: /run/slapd/slapd.pid
+olcArgsFile: /run/slapd/slapd.args
+olcLogLevel: none
+olcToolThreads: 1
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+olcSizeLimit: 500
+olcAccess: {0}to * by dn.exact=gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth manage by * break
+olcAccess: {1}to dn.exact="" by * read
+olcAccess: {2}to dn.base="cn=Subschema" by * read
+
+dn: olcDatabase=config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: config
+olcAccess: to * by dn.exact=gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth manage by * break
+olcRootDN: cn=admin,cn=config
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file:///etc/ldap/schema/core.ldif
+include: file:///etc/ldap/schema/cosine.ldif
+include: file:///etc/ldap/schema/nis.ldif
+include: file:///etc/ldap/schema/inetorgperson.ldif
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+
+dn: olcDatabase=mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: mdb
+olcDbMaxSize: 67108864
+olcDbCheckpoint: 512 30
+olcLastMod: TRUE
+olcSuffix: $LDAP_SUFFIX
+olcDbDirectory: /var/lib/ldap
+olcRootDN: $LDAP_ADMIN_DN
+olcRootPW: $1
+olcDbIndex: objectClass eq
+olcDbIndex: cn,uid,mail eq
+olcAccess: {0}to attrs=userPassword
+  by anonymous auth
+  by * none
+olcAccess: {1}to dn.subtree="$LDAP_PEOPLE"
+  by dn.exact="$LDAP_BIND_DN" read
+  by self read
+  by * none
+olcAccess: {2}to *
+  by self read
+  by * none
+EOT
+}
+
+# ldap_data_ldif BIND_HASH USER_HASH...: the directory (slapadd -b SUFFIX).
+ldap_data_ldif() {
+  local bind_hash=$1 u uid i=2 dc=${LDAP_SUFFIX%%,*} cn=${LDAP_BIND_DN%%,*}
+  cat <<EOT
+dn: $LDAP_SUFFIX
+objectClass: dcObject
+objectClass: organization
+o: $LDAP_MAIL_DOMAIN
+dc: ${dc#dc=}
+
+dn: $LDAP_BIND_DN
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: ${cn#cn=}
+description: read-only account of the mail server
+userPassword: $bind_hash
+
+dn: $LDAP_PEOPLE
+objectClass: organizationalUnit
+ou: people
+
+EOT
+  for u in "${LDAP_USERS[@]}"; do
+    uid=${u%%:*}
+    cat <<EOT
+dn: uid=$uid,$LDAP_PEOPLE
+objectClass: inetOrgPerson
+uid: $uid
+cn: ${uid^}
+sn: ${uid^}
+mail: $uid@$LDAP_MAIL_DOMAIN
+userPassword: ${!i}
+
+EOT
+    i=$((i + 1))
+  done
+}
+
+# hash_pw: an {SSHA} hash of the password on stdin, made by the LDAP host's
+# slappasswd (the secret goes through a pipe, never onto a command line).
+hash_pw() { sandbox_exec "$LDAP_NETNS" slappasswd -n -h '{SSHA}' -T /dev/stdin; }
+
+# What the directory is made from: the two LDIF generators and the passwords.
+# Stored (600) in the LDAP rootfs, so a warm `up` rebuilds nothing, and a
+# changed generator or password file rebuilds the directory.
+ldap_config_sum() {
+  { declare -f ldap_config_ldif ldap_data_ldif; printf '%s\n' "${LDAP_USERS[@]}"
+    cat "$LDAP_ADMIN_PW_FILE" "$LDAP_BIND_PW_FILE"; } | sha256sum | cut -d' ' -f1
+}
+
+slapd_running() {
+  # shellcheck disable=SC2016  # expanded by the LDAP host's sh
+  sandbox_exec "$LDAP_NETNS" sh -c 'pid=$(cat /run/slapd/slapd.pid 2>/dev/null) && kill -0 "$pid"' 2>/dev/null
+}
+
+# listening_in NETNS ADDR PORT: a TCP listener on exactly ADDR:PORT in NETNS.
+listening_in() {
+  nsenter --net="/run/netns/$1" ss -H -ltn src "$2:$3" 2>/dev/null | grep -q .
+}
+slapd_listening() { listening_in "$LDAP_NETNS" "$LDAP_ADDR" 389; }
+slapd_closed() { ! slapd_listening; }
+
+slapd_stop() {
+  sandbox_exec "$LDAP_NETNS" /etc/init.d/slapd stop >>"$LOG_DIR/slapd.log" 2>&1 ||
+    die "slapd did not stop (log: $LOG_DIR/slapd.log)" "bash $0 ldap-exec /etc/init.d/slapd stop"
+  wait_for "slapd to close $LDAP_ADDR:389" slapd_closed
+}
+
+slapd_start() {
+  if ! slapd_running; then
+    sandbox_exec "$LDAP_NETNS" /etc/init.d/slapd start >>"$LOG_DIR/slapd.log" 2>&1 ||
+      die "slapd did not start (log: $LOG_DIR/slapd.log)" \
+        "check the config with: bash $0 ldap-exec slaptest -F /etc/ldap/slapd.d"
+  fi
+  wait_for "slapd on $LDAP_ADDR:389 (log: $LOG_DIR/slapd.log)" slapd_listening
+}
+
+# configure_slapd: cn=config and the directory, loaded offline with slapadd,
+# only when the sum differs (first run, or changed LDIF/passwords).
+configure_slapd() {
+  local sum sumfile="$LDAP_ROOTFS/etc/ldap/mailstack.sum" u hashes=()
+  sum=$(ldap_config_sum)
+  [[ -f $sumfile && $(<"$sumfile") == "$sum" ]] && return 0
+  log "loading slapd's config and directory ($LDAP_SUFFIX)"
+  if slapd_running; then slapd_stop; fi
+  rm -f "$sumfile"
+  rm -rf --one-file-system "$LDAP_ROOTFS/etc/ldap/slapd.d" "$LDAP_ROOTFS/var/lib/ldap"
+  for u in "${LDAP_USERS[@]}"; do hashes+=("$(printf '%s' "${u#*:}" | hash_pw)"); done
+  ldap_config_ldif "$(hash_pw <"$LDAP_ADMIN_PW_FILE")" |
+    sandbox_exec "$LDAP_NETNS" sh -c 'install -d -m 755 /etc/ldap/slapd.d && install -d -m 700 /var/lib/ldap &&
+      slapadd -q -n 0 -F /etc/ldap/slapd.d' >>"$LOG_DIR/slapd.log" 2>&1 ||
+    die "slapadd of cn=config failed (log: $LOG_DIR/slapd.log)" "fix ldap_config_ldif in $0"
+  ldap_data_ldif "$(hash_pw <"$LDAP_BIND_PW_FILE")" "${hashes[@]}" |
+    sandbox_exec "$LDAP_NETNS" slapadd -q -F /etc/ldap/slapd.d -b "$LDAP_SUFFIX" >>"$LOG_DIR/slapd.log" 2>&1 ||
+    die "slapadd of $LDAP_SUFFIX failed (log: $LOG_DIR/slapd.log)" "fix ldap_data_ldif in $0"
+  sandbox_exec "$LDAP_NETNS" chown -R openldap:openldap /etc/ldap/slapd.d /var/lib/ldap
+  echo "$sum" | write_file "$sumfile" 600
+}
+
+setup_slapd() {
+  configure_slapd
+  slapd_start
+}
+
+# The mail host reaches slapd over the bridge, the mail server's account binds,
+# and the LDAP host has no route off the machine.
+check_ldap() {
+  sandbox_exec "$MAIL_NETNS" timeout 5 bash -c "exec 3<>/dev/tcp/$LDAP_ADDR/389" ||
+    die "the mail host cannot reach $LDAP_ADDR:389" "check 'bash $0 status' and 'ip -n $LDAP_NETNS addr'"
+  sandbox_exec "$LDAP_NETNS" ldapwhoami -x -o nettimeout=5 -H "$LDAP_URI" -D "$LDAP_BIND_DN" -y /dev/stdin \
+    <"$LDAP_BIND_PW_FILE" >/dev/null 2>>"$LOG_DIR/slapd.log" ||
+    die "$LDAP_BIND_DN cannot bind to $LDAP_URI (log: $LOG_DIR/slapd.log)" \
+      "rebuild the directory: rm $LDAP_ROOTFS/etc/ldap/mailstack.sum; bash $0 up"
+  if ip -n "$LDAP_NETNS" route get 192.0.2.1 >/dev/null 2>&1; then
+    die "netns $LDAP_NETNS has a route off the machine" "bash $0 down && bash $0 up"
+  fi
 }
 
 # -------------------------------------------------------------- subcommands ---
@@ -598,6 +921,7 @@ write_env() {
 setup_network() {
   make_bridge
   make_host "$MAIL_NETNS" "$MAIL_ADDR" "$MAIL_HOSTNAME"
+  make_host "$LDAP_NETNS" "$LDAP_ADDR" "$LDAP_HOSTNAME"
 }
 
 setup_services() {
@@ -628,6 +952,12 @@ cmd_up() {
   phase sshd "see $LOG_DIR/$MAIL_NETNS.sshd.log" start_sshd
   phase database "see $LOG_DIR/postgresql.log" start_database
   phase checks "bash $0 down && bash $0 up; logs in $LOG_DIR" check_sandbox
+  phase ldap-image "remove $LDAP_TARBALL and retry; see $LOG_DIR/ldap-image.log" build_ldap_tarball
+  phase ldap-rootfs "remove $LDAP_ROOTFS and $LDAP_TARBALL and retry" setup_ldap_rootfs
+  phase ldap-init "see $LOG_DIR/$LDAP_NETNS.init.log; bash $0 down && bash $0 up" \
+    start_init "$LDAP_NETNS" "$LDAP_HOSTNAME"
+  phase slapd "see $LOG_DIR/slapd.log" setup_slapd
+  phase ldap-checks "bash $0 status; logs in $LOG_DIR" check_ldap
   write_env
   log "$(printf '%-14s %6.2fs' total "$(elapsed "$t0")")"
   log "ready: ssh -i $KEY root@$MAIL_ADDR   (settings: $ENV_FILE)"
@@ -637,7 +967,7 @@ cmd_up() {
 # its record was lost): its processes, netns and veth pair.
 stop_hosts() {
   local f name pid i
-  local -A hosts=(["$MAIL_NETNS"]=$(veth_name "$MAIL_ADDR"))
+  local -A hosts=(["$MAIL_NETNS"]=$(veth_name "$MAIL_ADDR") ["$LDAP_NETNS"]=$(veth_name "$LDAP_ADDR"))
   for f in "$HOSTS_DIR"/*; do
     hosts[$(basename "$f")]=$(sed -n 's/^VETH=//p' "$f")
   done
@@ -685,11 +1015,11 @@ remove_rootfs() {
   awk -v r="$STATE/" 'index($5 "/", r) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
     while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
   if (($1)); then
-    log "kept $ROOTFS"
+    log "kept $ROOTFS and $LDAP_ROOTFS"
   else
     # The file:// Pulumi backend (scripts/pulumi-env.sh) describes this host:
     # it goes with it, so the next stack on a fresh host starts from nothing.
-    rm -rf --one-file-system "$ROOTFS" "$ROOTFS.new" "$STATE/pulumi"
+    rm -rf --one-file-system "$ROOTFS" "$ROOTFS.new" "$LDAP_ROOTFS" "$LDAP_ROOTFS.new" "$STATE/pulumi"
   fi
 }
 
@@ -706,7 +1036,7 @@ cmd_down() {
   phase proxy+dns "check 'ss -lntup', then run down again" stop_services
   phase rootfs "check 'findmnt -R $STATE', then run down again" remove_rootfs "$keep_rootfs"
   log "$(printf '%-14s %6.2fs' total "$(elapsed "$t0")")"
-  log "down (cached image and key kept in $CACHE)"
+  log "down (cached images, key and LDAP passwords kept in $CACHE)"
 }
 
 # Predicates for `status`.
@@ -720,6 +1050,9 @@ dns_up() { pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq >/dev/null && list
 host_pkgs_ok() { [[ -z $(missing_host_pkgs) ]]; }
 sshd_up() { init_pid "$MAIL_NETNS" >/dev/null && sshd_running; }
 init_up() { init_pid "$MAIL_NETNS" >/dev/null; }
+ldap_netns_up() { ip -n "$LDAP_NETNS" -4 addr show dev eth0 2>/dev/null | grep -q "inet $LDAP_ADDR/"; }
+ldap_init_up() { init_pid "$LDAP_NETNS" >/dev/null; }
+slapd_up() { ldap_init_up && slapd_running && slapd_listening; }
 
 cmd_status() {
   local failed=0 pid
@@ -745,12 +1078,18 @@ cmd_status() {
   check "sandbox init (pid $pid)" init_up
   check "sshd in the sandbox" sshd_up
   check "ssh root@$MAIL_ADDR" ssh_ok
+  check "netns $LDAP_NETNS $LDAP_ADDR" ldap_netns_up
+  check "ldap image $LDAP_TARBALL" test -s "$LDAP_TARBALL"
+  check "ldap rootfs $LDAP_ROOTFS" test -f "$LDAP_ROOTFS/etc/debian_version"
+  pid=$(init_pid "$LDAP_NETNS") || pid="-"
+  check "ldap init (pid $pid)" ldap_init_up
+  check "slapd on $LDAP_URI ($LDAP_SUFFIX)" slapd_up
   check "env file $ENV_FILE" test -s "$ENV_FILE"
   return "$failed"
 }
 
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -768,6 +1107,24 @@ main() {
       # exec: the command's exit status is ours, even a failing one.
       trap - ERR
       sandbox_exec "$MAIL_NETNS" "$@"
+      ;;
+    ldap-exec)
+      STEP=ldap-exec HINT="run: bash $0 up"
+      (($#)) || set -- bash -l
+      trap - ERR
+      sandbox_exec "$LDAP_NETNS" "$@"
+      ;;
+    ldap-stop)
+      [[ $# -eq 0 ]] || usage
+      take_lock
+      init_pid "$LDAP_NETNS" >/dev/null || die "the LDAP host is not running" "run: bash $0 up"
+      phase slapd-stop "see $LOG_DIR/slapd.log" slapd_stop
+      ;;
+    ldap-start)
+      [[ $# -eq 0 ]] || usage
+      take_lock
+      init_pid "$LDAP_NETNS" >/dev/null || die "the LDAP host is not running" "run: bash $0 up"
+      phase slapd-start "see $LOG_DIR/slapd.log" slapd_start
       ;;
     *) usage ;;
   esac
