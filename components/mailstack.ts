@@ -3,8 +3,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MAIL_PORTS, type StackConfig } from "../config";
 import { MailDatabase } from "./database";
+import { Dovecot } from "./dovecot";
 import { MailHost, type OpenPort } from "./host";
+import { Postfix } from "./postfix";
 import type { HostConnection } from "./push";
+import { BootstrapCertificate } from "./tls";
 import type { TunnelOpener } from "./tunnel";
 
 export interface MailStackArgs {
@@ -67,6 +70,40 @@ export class MailStack extends pulumi.ComponentResource {
         accounts: cfg.accounts,
         dependsOn: host.ready,
         ...(args.tunnel ? { tunnel: args.tunnel } : {}),
+      },
+      { parent: this },
+    );
+
+    // The daemons need a certificate on their first start; certbot replaces it later.
+    const tls = new BootstrapCertificate(
+      `${name}-tls`,
+      { connection, hostname: cfg.hostname },
+      { parent: this, dependsOn: [...host.ready] },
+    );
+
+    // Postfix first: Dovecot's LMTP and auth sockets live in Postfix's spool
+    // directory and belong to the postfix user, which its package makes.
+    // Postfix itself starts without them; mail that arrives in between waits
+    // in its queue.
+    const postfix = new Postfix(
+      `${name}-postfix`,
+      {
+        connection,
+        hostname: cfg.hostname,
+        certPath: tls.certPath,
+        keyPath: tls.keyPath,
+        dependsOn: [database, tls.ready],
+      },
+      { parent: this },
+    );
+    new Dovecot(
+      `${name}-dovecot`,
+      {
+        connection,
+        certPath: tls.certPath,
+        keyPath: tls.keyPath,
+        postmaster: cfg.adminEmail,
+        dependsOn: [database, tls.ready, postfix.ready],
       },
       { parent: this },
     );

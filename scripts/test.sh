@@ -9,12 +9,15 @@ phase() { printf '\n== %s (%ss)\n' "$1" $(($(date +%s) - start)); }
 
 phase "dependencies"
 [ "$(id -u)" = 0 ] || { echo "run the suite as root: it builds network namespaces and a chroot" >&2; exit 1; }
-# Needed here: shellcheck for the scripts, ldap-utils for the LDAP host's test, and PostgreSQL 15 for the throwaway clusters of the
+# Needed here: shellcheck for the scripts, ldap-utils, swaks and curl as the
+# test clients of the LDAP host and the mail services, and PostgreSQL 15 for the throwaway clusters of the
 # database tests (test/pg.ts starts its own; the system cluster is not used).
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 command -v ldapwhoami >/dev/null || missing+=(ldap-utils)
+command -v swaks >/dev/null || missing+=(swaks)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -13,6 +13,7 @@ import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
 import { registerLookupTests } from "./lookups-contract";
+import { registerMailTests } from "./mail-contract";
 
 const execFileAsync = promisify(execFile);
 const STATE = process.env.MAILSTACK_STATE ?? "/var/lib/mailstack-sandbox";
@@ -135,6 +136,8 @@ describe("sandbox deployment through the real engine", () => {
   // Every Postfix and Dovecot lookup, run as the daemons' own roles against
   // the database just deployed (test/lookups-contract.ts).
   registerLookupTests(ssh);
+  // Real mail through the deployed Postfix and Dovecot (test/mail-contract.ts).
+  registerMailTests(ssh, sb.SANDBOX_HOST ?? "");
 
   it(
     "2. a second run changes nothing",

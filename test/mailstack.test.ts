@@ -75,13 +75,34 @@ describe("MailStack", () => {
       expect(parents.get(`mail-db-${child}`), child).toBe("mail-db");
     }
     expect(parents.get("mail-host-facts")).toBe("mail-host");
+    for (const [child, type] of [
+      ["tls", "mailstack:tls:BootstrapCertificate"],
+      ["postfix", "mailstack:postfix:Postfix"],
+      ["dovecot", "mailstack:dovecot:Dovecot"],
+    ]) {
+      expect(resources.get(`mail-${child}`)?.type).toBe(type);
+      expect(parents.get(`mail-${child}`)).toBe("mail");
+    }
+    for (const p of ["postfix-config", "dovecot-config"]) {
+      expect(parents.get(`mail-${p}-apply`)).toBe(`mail-${p}`);
+    }
+  });
+
+  it("the daemons read the bootstrap certificate and the mail host's name", () => {
+    const postfix = resources.get("mail-postfix-config-apply")?.inputs.stdin as string;
+    expect(postfix).toContain("\nmyhostname = mail.tlabs.team\n");
+    expect(postfix).toContain("\nsmtpd_tls_cert_file = /etc/mailstack/tls/fullchain.pem\n");
+    const dovecot = resources.get("mail-dovecot-config-apply")?.inputs.stdin as string;
+    expect(dovecot).toContain("\nssl_key = </etc/mailstack/tls/privkey.pem\n");
+    expect(dovecot).toContain("postmaster_address = postmaster@tlabs.team\n");
   });
 
   it("every remote command gets the key only as a secret connection, never in a command or stdin", () => {
     const commands = [...resources.values()].filter((r) => r.type === "command:remote:Command");
     // host: facts, packages, 5 pushes; database: server, settings, admin password,
-    // migrations, accounts, passwords.
-    expect(commands.length).toBe(pushes.length + 2 + 6);
+    // migrations, accounts, passwords; tls: selfsigned; postfix: preseed, packages,
+    // push; dovecot: packages, vmail, push.
+    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3);
     for (const c of commands) {
       const text = JSON.stringify({ create: c.inputs.create, stdin: c.inputs.stdin });
       expect(text).not.toContain("SECRET-KEY-MATERIAL");
