@@ -1,4 +1,4 @@
-// Postfix: SMTP in on port 25 for our domains, submission on 587 (STARTTLS)
+// Postfix: SMTP in on port 25 for our domains (behind postscreen), submission on 587 (STARTTLS)
 // and 465 (implicit TLS) for logged-in users, delivery to Dovecot over LMTP.
 // Accounts come from the mail database through the pgsql maps of
 // components/lookups.ts; logins are checked by Dovecot's auth socket. Every
@@ -17,6 +17,13 @@ export const POSTFIX_PACKAGES = ["postfix", "postfix-pgsql"] as const;
 /** Default message size limit: 25 MiB, what the large providers accept. */
 export const DEFAULT_MESSAGE_SIZE_LIMIT = 25 * 1024 * 1024;
 
+/**
+ * How long postscreen waits for the end of its greeting (pregreet test):
+ * short without DNS blocklists, so the first connection of a new client is
+ * delayed little; the default 6 s with them, which their answers need.
+ */
+export const POSTSCREEN_GREET_WAIT = { withoutDnsbl: "3s", withDnsbl: "6s" } as const;
+
 /** The one mail log of the host, written by Postfix's postlogd and by Dovecot. */
 export const MAIL_LOG = "/var/log/mail.log";
 
@@ -29,6 +36,12 @@ export interface PostfixMainArgs {
   readonly keyPath: string;
   /** Largest message in bytes. Default DEFAULT_MESSAGE_SIZE_LIMIT. */
   readonly messageSizeLimit?: number;
+  /**
+   * DNS blocklists postscreen asks about each new client on port 25, in
+   * postscreen_dnsbl_sites syntax (`zen.spamhaus.org*2`, `bl.example=127.0.0.2`).
+   * Default none: a host without outside DNS would only time out.
+   */
+  readonly dnsblSites?: readonly string[];
 }
 
 export interface PostfixArgs extends PostfixMainArgs {
@@ -52,12 +65,18 @@ export function validatePostfixMain(args: PostfixMainArgs): void {
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1024 * 1024)) {
     problems.push(`message size limit ${limit} must be a whole number of bytes, at least 1 MiB`);
   }
+  for (const site of args.dnsblSites ?? []) {
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+(=[0-9.;[\]]+)?(\*-?[0-9]+)?$/i.test(site)) {
+      problems.push(`DNS blocklist "${site}" is not a domain with an optional =reply filter and *weight`);
+    }
+  }
   if (problems.length > 0) throw new Error(`postfix: ${problems.join("; ")}`);
 }
 
 /** /etc/postfix/main.cf. Pure. */
 export function renderPostfixMain(args: PostfixMainArgs): string {
   validatePostfixMain(args);
+  const dnsblSites = args.dnsblSites ?? [];
   return render("postfix/main.cf", {
     hostname: args.hostname,
     domain: args.hostname.slice(args.hostname.indexOf(".") + 1),
@@ -65,6 +84,9 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
     messageSizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
     certPath: args.certPath,
     keyPath: args.keyPath,
+    postscreenDnsblSites: dnsblSites.join(", "),
+    postscreenGreetWait:
+      dnsblSites.length > 0 ? POSTSCREEN_GREET_WAIT.withDnsbl : POSTSCREEN_GREET_WAIT.withoutDnsbl,
   });
 }
 

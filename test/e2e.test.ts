@@ -14,6 +14,7 @@ import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
 import { registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
+import { registerHygieneTests } from "./mail-hygiene-contract";
 
 const execFileAsync = promisify(execFile);
 const STATE = process.env.MAILSTACK_STATE ?? "/var/lib/mailstack-sandbox";
@@ -287,4 +288,7 @@ describe("sandbox deployment through the real engine", () => {
     const leaks = secretLines.filter((l) => logs.join("").includes(l) || exported.stdout.includes(l));
     expect(leaks.length, "lines of the deploy key found in plain text").toBe(0);
   });
+  // Last: the TLS versions, postscreen, and a mail log with no unexplained
+  // errors or warnings after everything above (test/mail-hygiene-contract.ts).
+  registerHygieneTests(ssh, sb.SANDBOX_HOST ?? "");
 });

@@ -4,12 +4,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_SPEC } from "../components/database-spec";
 import {
+  POSTSCREEN_GREET_WAIT,
   postfixFiles,
   renderPostfixMain,
   renderPostfixMaster,
   renderSubmissionHeaderChecks,
   validatePostfixMain,
 } from "../components/postfix";
+import { MAIL_LOG_ALLOWED, unexpectedLogLines } from "./mail-hygiene-contract";
 import { flush, parents, recordParents, resources, setup } from "./mocks";
 
 const HEADER = /^# Managed by mailstack \(Pulumi\)\. Do not edit.*\n# Source: files\/postfix\/\S+\n/;
@@ -83,6 +85,49 @@ describe("postfix rendered files", () => {
     ).toBe("10485760");
   });
 
+  it("main.cf: postscreen guards port 25 without DNS blocklists by default, anvil limits every client", () => {
+    const s = settings(renderPostfixMain(MAIN));
+    expect(s.get("postscreen_greet_action")).toBe("enforce");
+    expect(s.get("postscreen_greet_wait")).toBe(POSTSCREEN_GREET_WAIT.withoutDnsbl);
+    expect(s.get("postscreen_dnsbl_sites")).toBe("");
+    expect(s.get("postscreen_access_list")).toBe("permit_mynetworks");
+    // The tests after the greeting would make every new client reconnect.
+    for (const k of ["bare_newline", "non_smtp_command", "pipelining"]) {
+      expect(s.get(`postscreen_${k}_enable`), k).toBe("no");
+    }
+    for (const k of [
+      "smtpd_client_connection_count_limit",
+      "smtpd_client_connection_rate_limit",
+      "smtpd_client_auth_rate_limit",
+    ]) {
+      expect(Number(s.get(k)), k).toBeGreaterThan(0);
+    }
+    const withDnsbl = settings(
+      renderPostfixMain({ ...MAIN, dnsblSites: ["zen.spamhaus.org*2", "bl.example.net"] }),
+    );
+    expect(withDnsbl.get("postscreen_dnsbl_sites")).toBe("zen.spamhaus.org*2, bl.example.net");
+    expect(withDnsbl.get("postscreen_greet_wait")).toBe(POSTSCREEN_GREET_WAIT.withDnsbl);
+  });
+
+  it("master.cf: port 25 is postscreen, which hands clients to smtpd", () => {
+    const services = renderPostfixMaster()
+      .split("\n")
+      .filter((l) => /^[a-z]/.test(l))
+      .map((l) => l.split(/\s+/));
+    const service = (name: string, type: string) => services.find((f) => f[0] === name && f[1] === type);
+    expect(service("smtp", "inet")?.[7]).toBe("postscreen");
+    // One postscreen process watches every connection.
+    expect(service("smtp", "inet")?.[6]).toBe("1");
+    expect(service("smtpd", "pass")?.[7]).toBe("smtpd");
+    expect(service("dnsblog", "unix")?.[7]).toBe("dnsblog");
+    expect(service("tlsproxy", "unix")?.[7]).toBe("tlsproxy");
+    expect(services.filter((f) => f[7] === "smtpd").map((f) => `${f[0]}/${f[1]}`)).toEqual([
+      "smtpd/pass",
+      "submission/inet",
+      "smtps/inet",
+    ]);
+  });
+
   it("master.cf: submission requires STARTTLS and a login that owns the sender; smtps is wrapped", () => {
     const master = renderPostfixMaster();
     expect(master).toMatch(/^submission inet\s/m);
@@ -123,6 +168,48 @@ describe("postfix rendered files", () => {
     expect(() => validatePostfixMain({ ...MAIN, hostname: "mail" })).toThrow("mailstack:hostname");
     expect(() => validatePostfixMain({ ...MAIN, keyPath: "relative.pem" })).toThrow("not an absolute path");
     expect(() => validatePostfixMain({ ...MAIN, messageSizeLimit: 10 })).toThrow("at least 1 MiB");
+    expect(() => validatePostfixMain({ ...MAIN, dnsblSites: ["zen.spamhaus.org, evil"] })).toThrow(
+      "DNS blocklist",
+    );
+    expect(() =>
+      validatePostfixMain({ ...MAIN, dnsblSites: ["b.barracudacentral.org=127.0.0.[2..11]*2"] }),
+    ).not.toThrow();
+  });
+});
+
+describe("the mail log check's allowlist", () => {
+  const line = (rest: string) => `Nov 25 07:07:08 mail ${rest}`;
+  it("passes the lines the suite provokes, and flags the same words for another cause", () => {
+    const provoked = [
+      line(
+        "postfix/submission/smtpd[7329]: warning: gw.example.test[10.213.0.1]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=alice@example.test",
+      ),
+      line(
+        "postfix/smtpd[7698]: warning: TLS library problem: error:0A000102:SSL routines::unsupported protocol:../ssl/statem/statem_srvr.c:1664:",
+      ),
+      line("postfix/smtps/smtpd[7698]: SSL_accept error from gw.example.test[10.213.0.1]: -1"),
+      "Nov 25 07:12:11 master: Warning: SIGHUP received - reloading configuration",
+      "Nov 25 07:07:08 pop3-login: Info: Disconnected: Connection closed: SSL_accept() failed: error:0A000102:SSL routines::unsupported protocol (no auth attempts in 0 secs): user=<>, rip=10.213.0.1",
+      line(
+        "postfix/postscreen[8397]: NOQUEUE: reject: RCPT from [10.213.0.2]:57026: 550 5.5.1 Protocol error; from=<bot@outside.test>, to=<alice@example.test>, proto=ESMTP, helo=<pregreet-fc7a00a9.example>",
+      ),
+      line(
+        "postfix/postscreen[8397]: PREGREET 26 after 0 from [10.213.0.2]:39510: EHLO pregreet-x1.example\\r\\n",
+      ),
+    ];
+    expect(unexpectedLogLines(provoked.join("\n"), MAIL_LOG_ALLOWED)).toEqual([]);
+    const real = [
+      line(
+        "postfix/smtpd[7698]: warning: TLS library problem: error:0A0000C1:SSL routines::no shared cipher:",
+      ),
+      line(
+        "postfix/postscreen[8397]: NOQUEUE: reject: RCPT from [192.0.2.9]:5702: 550 5.5.1 Protocol error; from=<x@y.test>, to=<alice@example.test>, proto=ESMTP, helo=<bot.example>",
+      ),
+      line("postfix/lmtp[8407]: warning: connect to private/dovecot-lmtp: No such file or directory"),
+      "Nov 25 07:08:00 auth: Error: ldap(carol@corp.example.test): Connection lost",
+      line("postfix/master[2756]: fatal: bind 0.0.0.0 port 25: Address already in use"),
+    ];
+    expect(unexpectedLogLines(real.join("\n"), MAIL_LOG_ALLOWED)).toEqual(real);
   });
 });
 
