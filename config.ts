@@ -187,6 +187,41 @@ export const CONFIG_KEYS = {
       "What happens to a user or alias removed from config: disable (default) or delete its row. Mail is never deleted.",
     example: "disable",
   },
+  ldapUri: {
+    type: "string",
+    default: "",
+    description:
+      "The company LDAP server(s) for domains with authType ldap: ldap:// or ldaps:// URIs, space-separated. Required when a domain uses LDAP.",
+    example: "ldaps://ldap.tlabs.team",
+  },
+  ldapBindDn: {
+    type: "string",
+    default: "",
+    description:
+      "DN of the read-only account Dovecot searches LDAP with to find a user's entry by mail. Required when a domain uses LDAP.",
+    example: "cn=mailserver,dc=tlabs,dc=team",
+  },
+  ldapBindPassword: {
+    type: "string",
+    default: "",
+    secret: true,
+    description: "Password of ldapBindDn. Secret. Set this or ldapBindPasswordPath.",
+    example: "--secret mailstack:ldapBindPassword",
+  },
+  ldapBindPasswordPath: {
+    type: "string",
+    default: "",
+    description:
+      "Path, on the machine running Pulumi, of a file holding ldapBindDn's password. Set this or ldapBindPassword.",
+    example: "~/.config/mailstack/ldap-bind-pw",
+  },
+  ldapFallback: {
+    type: "string",
+    default: "local-if-exists",
+    description:
+      "When LDAP cannot answer: local-if-exists (default) accepts the user's local hash if one is set, else fails temporarily; never always fails temporarily. A wrong LDAP password never falls back.",
+    example: "never",
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -253,6 +288,19 @@ export interface AccountsConfig {
   readonly removed: "disable" | "delete";
 }
 
+/** What an LDAP domain's login does when LDAP cannot answer (a wrong password never falls back). */
+export type LdapFallback = "local-if-exists" | "never";
+
+export interface LdapConfig {
+  /** One or more ldap:// or ldaps:// URIs. */
+  readonly uris: readonly string[];
+  /** The search account. */
+  readonly bindDn: string;
+  /** Its password: the secret itself, or where to read it on the deploying machine. */
+  readonly bindPassword: { readonly secret: pulumi.Output<string> } | { readonly path: string };
+  readonly fallback: LdapFallback;
+}
+
 export interface SshConfig {
   readonly host: string;
   readonly port: number;
@@ -273,6 +321,8 @@ export interface StackConfig {
   readonly os: HostOs;
   readonly database: DatabaseConfig;
   readonly accounts: AccountsConfig;
+  /** Set exactly when some domain has authType ldap. */
+  readonly ldap?: LdapConfig;
 }
 
 /** sshd keywords the stack sets itself; sshdOptions may not override them. */
@@ -507,6 +557,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
     bad("dbAdminPassword", "is required in managed mode (or set mailstack:dbMode preprovisioned)");
   }
   const accounts = parseAccounts(get, domains, bad);
+  const ldap = parseLdap(get, given, domains, bad);
 
   if (MAIL_PORTS.some((p) => p.port === sshPort)) {
     bad(
@@ -545,6 +596,79 @@ export function parseConfig(raw: RawConfig): StackConfig {
       removed: accounts.removed,
       passwordHashes: pulumi.secret(accounts.hashes),
     },
+    ...(ldap ? { ldap } : {}),
+  };
+}
+
+const DN = /^\w+=[^,]+(,\w+=[^,]+)*$/;
+
+/** Returns why `uris` is not a list of LDAP URIs, or undefined. */
+export function ldapUriProblem(uris: string): string | undefined {
+  for (const u of uris.split(/\s+/).filter((x) => x !== "")) {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      return `has "${u}", which is not a URI such as ldaps://ldap.tlabs.team`;
+    }
+    if (url.protocol !== "ldap:" && url.protocol !== "ldaps:") {
+      return `has "${u}", which is not an ldap:// or ldaps:// URI`;
+    }
+    if (url.hostname === "" || (url.pathname !== "" && url.pathname !== "/") || url.search !== "") {
+      return `has "${u}"; give only scheme, host and optional port, as in ldaps://ldap.tlabs.team:636`;
+    }
+  }
+  return undefined;
+}
+
+/** The LDAP settings, checked only when some domain authenticates against LDAP. */
+function parseLdap(
+  get: (k: ConfigKey) => string | undefined,
+  given: (k: ConfigKey) => boolean,
+  domains: readonly DomainConfig[],
+  bad: (k: ConfigKey, why: string, fixText?: string) => void,
+): LdapConfig | undefined {
+  const fallback = get("ldapFallback") ?? "local-if-exists";
+  if (fallback !== "local-if-exists" && fallback !== "never") {
+    bad("ldapFallback", `value "${fallback}" is not local-if-exists or never`);
+  }
+  const users = domains.filter((d) => d.authType === "ldap").map((d) => d.name);
+  if (users.length === 0) return undefined;
+  const why = `(${users.join(", ")} ${users.length === 1 ? "has" : "have"} authType ldap)`;
+
+  const uri = get("ldapUri");
+  const uriWhy = uri === undefined ? undefined : ldapUriProblem(uri);
+  if (uri === undefined) bad("ldapUri", `is required but not set ${why}`);
+  else if (uriWhy !== undefined) bad("ldapUri", `value "${uri}" ${uriWhy}`);
+
+  const bindDn = get("ldapBindDn");
+  if (bindDn === undefined) bad("ldapBindDn", `is required but not set ${why}`);
+  else if (!DN.test(bindDn))
+    bad("ldapBindDn", `value "${bindDn}" is not a DN such as cn=mailserver,dc=tlabs,dc=team`);
+
+  const password = get("ldapBindPassword");
+  if (password !== undefined && /[\r\n\0]/.test(password)) {
+    bad("ldapBindPassword", "value (secret, not shown) has a line break or NUL, which Dovecot cannot read");
+  }
+  const pwPath = get("ldapBindPasswordPath");
+  if (pwPath !== undefined && !(pwPath.startsWith("/") || pwPath.startsWith("~/"))) {
+    bad("ldapBindPasswordPath", `value "${pwPath}" is not an absolute path (or one starting with ~/)`);
+  }
+  if (!given("ldapBindPassword") && !given("ldapBindPasswordPath")) {
+    bad("ldapBindPassword", `is required (or mailstack:ldapBindPasswordPath) but neither is set ${why}`);
+  } else if (given("ldapBindPassword") && given("ldapBindPasswordPath")) {
+    bad(
+      "ldapBindPasswordPath",
+      "is set together with mailstack:ldapBindPassword; keep one",
+      `pulumi config rm ${key("ldapBindPasswordPath")}`,
+    );
+  }
+  if (uri === undefined || uriWhy !== undefined || bindDn === undefined) return undefined;
+  return {
+    uris: uri.split(/\s+/).filter((x) => x !== ""),
+    bindDn,
+    bindPassword: pwPath !== undefined ? { path: pwPath } : { secret: pulumi.secret(password ?? "") },
+    fallback: fallback === "never" ? "never" : "local-if-exists",
   };
 }
 
@@ -795,6 +919,35 @@ function parseAccounts(
   if (removed !== "disable" && removed !== "delete")
     bad("removedAccounts", `value "${removed}" is not disable or delete`);
   return { users, aliases, hashes, removed: removed === "delete" ? "delete" : "disable" };
+}
+
+/** `~/x` under `home`; any other path as is. */
+function expandHome(p: string, home: string): string {
+  return p.startsWith("~/") ? path.join(home, p.slice(2)) : p;
+}
+
+/**
+ * The LDAP bind password as a secret Output, read from the deploying machine
+ * when given by path (like readPrivateKey). One trailing newline is dropped.
+ */
+export function readLdapBindPassword(ldap: LdapConfig, home = os.homedir()): pulumi.Output<string> {
+  const source = ldap.bindPassword;
+  if ("secret" in source) return source.secret;
+  const file = expandHome(source.path, home);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8").replace(/\r?\n$/, "");
+  } catch (err) {
+    throw new ConfigError([
+      `${key("ldapBindPasswordPath")} points at ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code}). Fix: ${fix("ldapBindPasswordPath")}`,
+    ]);
+  }
+  if (text === "" || /[\r\n\0]/.test(text)) {
+    throw new ConfigError([
+      `${key("ldapBindPasswordPath")}: the file ${file} must hold the password on one line. Fix: write it with printf %s PASSWORD > ${file}`,
+    ]);
+  }
+  return pulumi.secret(text);
 }
 
 /** Reads this stack's config from Pulumi. The only caller of Pulumi's config API. */

@@ -2,12 +2,16 @@
 // Invalid config throws here, before any resource is registered.
 import * as pulumi from "@pulumi/pulumi";
 import { MailStack } from "./components/mailstack";
-import { ConfigError, loadConfig, readPrivateKey } from "./config";
+import { ConfigError, loadConfig, readLdapBindPassword, readPrivateKey } from "./config";
 
 function configured() {
   try {
     const config = loadConfig();
-    return { config, privateKey: readPrivateKey(config.ssh) };
+    return {
+      config,
+      privateKey: readPrivateKey(config.ssh),
+      ...(config.ldap ? { ldapBindPassword: readLdapBindPassword(config.ldap) } : {}),
+    };
   } catch (err) {
     // A RunError prints just the message: the operator needs the fix, not a stack trace.
     if (err instanceof ConfigError) throw new pulumi.RunError(err.message);

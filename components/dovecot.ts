@@ -2,15 +2,19 @@
 // deliveries and the auth socket for Postfix's submission logins, all against
 // the mail database (dovecot-sql.conf.ext from components/lookups.ts). Maildir
 // per user, owned by one OS user, vmail. Every file reaches the host in one
-// ConfigPush, checked with `doveconf -n`.
+// ConfigPush, checked with `doveconf -n`. Domains with auth_type ldap log in
+// against the company directory (conf.d/11-auth-ldap.conf); the search
+// account's password travels in a secret push of its own.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_SPEC, type DatabaseSpec } from "./database-spec";
-import { renderDovecotSql } from "./lookups";
+import { lookupRole, PG_SOCKET_DIR, renderDovecotSql } from "./lookups";
 import { MAIL_LOG } from "./postfix";
 import { ConfigPush, commandConnection, type HostConnection } from "./push";
 import { installPackages, script } from "./remote";
-import { render } from "./template";
+import { fill, ROOT, render } from "./template";
 
 export const DOVECOT_PACKAGES = [
   "dovecot-core",
@@ -31,6 +35,28 @@ export const DOVECOT_FRAGMENTS = [
 ] as const;
 export type DovecotFragment = (typeof DOVECOT_FRAGMENTS)[number];
 
+/** The extra package for the LDAP passdb. */
+export const DOVECOT_LDAP_PACKAGE = "dovecot-ldap";
+
+/** The passdb fragments of LDAP logins, included right after 10-auth.conf. */
+export const DOVECOT_LDAP_FRAGMENTS = ["11-auth-ldap.conf", "12-auth-ldap-fallback.conf"] as const;
+export type DovecotLdapFragment = (typeof DOVECOT_LDAP_FRAGMENTS)[number];
+
+/** Where dovecot-ldap.conf.ext includes the search account's password from. */
+export const DOVECOT_LDAP_SECRET_PATH = "/etc/dovecot/dovecot-ldap-secret.conf.ext";
+
+/** The company directory, for domains whose auth_type is ldap. */
+export interface DovecotLdapArgs {
+  /** ldap:// or ldaps:// URIs. */
+  readonly uris: readonly string[];
+  /** The read-only search account. */
+  readonly bindDn: string;
+  /** Each LDAP domain and the base DN its users' entries are under; at least one. */
+  readonly domains: readonly { readonly name: string; readonly baseDn: string }[];
+  /** What a login does when LDAP cannot answer (mailstack:ldapFallback). */
+  readonly fallback: "local-if-exists" | "never";
+}
+
 export interface DovecotConfArgs {
   /** Certificate chain, PEM. */
   readonly certPath: string;
@@ -42,12 +68,16 @@ export interface DovecotConfArgs {
   readonly mailRoot?: string;
   /** uid and gid of the vmail user and group. Default 5000. */
   readonly vmailUid?: number;
+  /** LDAP logins; set exactly when some domain has authType ldap. Default none. */
+  readonly ldap?: DovecotLdapArgs;
 }
 
 export interface DovecotArgs extends DovecotConfArgs {
   readonly connection: HostConnection;
   /** Database and lookup role names. Default DATABASE_SPEC. */
   readonly spec?: DatabaseSpec;
+  /** The LDAP search account's password, a secret; required with `ldap`. Default none. */
+  readonly ldapBindPassword?: pulumi.Input<string>;
   /** Resources the packages and config wait for (Postfix, database, certificate). Default none. */
   readonly dependsOn?: readonly pulumi.Resource[];
 }
@@ -68,12 +98,121 @@ export function validateDovecot(args: DovecotConfArgs): void {
   if (!/^[^@\s]+@[^@\s]+$/.test(args.postmaster)) {
     problems.push(`postmaster "${args.postmaster}" is not an address (mailstack:adminEmail)`);
   }
+  if (args.ldap) {
+    const { uris, bindDn } = args.ldap;
+    if (uris.length === 0 || uris.some((u) => !/^ldaps?:\/\/[A-Za-z0-9.:[\]-]+\/?$/.test(u))) {
+      problems.push(
+        `LDAP URIs "${uris.join(" ")}" must be ldap:// or ldaps:// host URIs (mailstack:ldapUri)`,
+      );
+    }
+    const dn = /^\w+=[^,\n"\\]+(,\w+=[^,\n"\\]+)*$/;
+    if (!dn.test(bindDn)) problems.push(`LDAP bind DN "${bindDn}" is not a DN (mailstack:ldapBindDn)`);
+    if (args.ldap.domains.length === 0) problems.push("LDAP logins need at least one ldap domain");
+    for (const d of args.ldap.domains) {
+      if (!/^[a-z0-9.-]+$/.test(d.name)) problems.push(`LDAP domain "${d.name}" is not a domain name`);
+      if (!dn.test(d.baseDn)) problems.push(`${d.name}: ldapBaseDn "${d.baseDn}" is not a DN`);
+    }
+  }
   if (problems.length > 0) throw new Error(`dovecot: ${problems.join("; ")}`);
 }
 
+/** The LDAP fragments dovecot.conf includes for `ldap`, in order. Pure. */
+export function dovecotLdapFragments(ldap: DovecotLdapArgs | undefined): DovecotLdapFragment[] {
+  if (ldap === undefined) return [];
+  switch (ldap.fallback) {
+    case "local-if-exists":
+      return [...DOVECOT_LDAP_FRAGMENTS];
+    case "never":
+      return ["11-auth-ldap.conf"];
+    default: {
+      const never: never = ldap.fallback;
+      throw new Error(`unknown LDAP fallback ${never}`);
+    }
+  }
+}
+
 /** /etc/dovecot/dovecot.conf. Pure. */
-export function renderDovecotConf(): string {
-  return render("dovecot/dovecot.conf", {});
+export function renderDovecotConf(ldap?: DovecotLdapArgs): string {
+  const fragments = dovecotLdapFragments(ldap);
+  return render("dovecot/dovecot.conf", {
+    ldapIncludes:
+      fragments.length === 0
+        ? "# No domain authenticates against LDAP (conf.d/11-auth-ldap.conf is not used)."
+        : fragments.map((f) => `!include conf.d/${f}`).join("\n"),
+  });
+}
+
+/** The LDAP domain's own dovecot-ldap conf file. Pure. */
+export function dovecotLdapConfPath(domain: string): string {
+  return `/etc/dovecot/dovecot-ldap.${domain}.conf.ext`;
+}
+
+/** One LDAP fragment of /etc/dovecot/conf.d. Pure. */
+export function renderDovecotLdapFragment(fragment: DovecotLdapFragment, ldap: DovecotLdapArgs): string {
+  const source = `dovecot/conf.d/${fragment}`;
+  // Only the stack's LDAP domains ever reach these passdbs.
+  const usernameFilter = ldap.domains.map((d) => `*@${d.name}`).join(" ");
+  // Internal failure: on to the local fallback, or end as a temporary failure.
+  const onLdapDown = ldap.fallback === "never" ? "return-fail" : "continue";
+  switch (fragment) {
+    case "11-auth-ldap.conf": {
+      const part = fs.readFileSync(path.join(ROOT, "files", "dovecot", "ldap-passdb.conf.part"), "utf8");
+      const ldapPassdbs = ldap.domains
+        .map((d) =>
+          fill(
+            part,
+            { domain: d.name, baseDn: d.baseDn, args: dovecotLdapConfPath(d.name), onLdapDown },
+            "files/dovecot/ldap-passdb.conf.part",
+          ),
+        )
+        .join("\n")
+        .trimEnd();
+      return render(source, { ldapFallback: ldap.fallback, onLdapDown, usernameFilter, ldapPassdbs });
+    }
+    case "12-auth-ldap-fallback.conf":
+      return render(source, { usernameFilter });
+    default: {
+      const never: never = fragment;
+      throw new Error(`unknown dovecot fragment ${never}`);
+    }
+  }
+}
+
+/** One LDAP domain's dovecot-ldap conf file, without the password. Pure. */
+export function renderDovecotLdap(
+  ldap: DovecotLdapArgs,
+  domain: { readonly name: string; readonly baseDn: string },
+): string {
+  return render("dovecot/dovecot-ldap.conf.ext", {
+    domain: domain.name,
+    uris: ldap.uris.join(" "),
+    bindDn: ldap.bindDn,
+    baseDn: domain.baseDn,
+  });
+}
+
+/** The secret file dovecot-ldap.conf.ext includes: dnpass, quoted. Pure. */
+export function renderDovecotLdapSecret(bindPassword: string): string {
+  if (bindPassword === "" || /[\r\n\0]/.test(bindPassword)) {
+    throw new Error(
+      "dovecot: the LDAP bind password must be one non-empty line (mailstack:ldapBindPassword)",
+    );
+  }
+  return render("dovecot/dovecot-ldap-secret.conf.ext", {
+    bindPassword: bindPassword.replace(/[\\"]/g, (c) => `\\${c}`),
+  });
+}
+
+/** The route (step 1) or fallback SQL passdb of LDAP logins. Pure. */
+export function renderDovecotLdapSql(spec: DatabaseSpec, which: "route" | "fallback"): string {
+  return render(
+    `dovecot/${which === "route" ? "dovecot-sql-ldap.conf.ext" : "dovecot-sql-ldap-fallback.conf.ext"}`,
+    {
+      socketDir: PG_SOCKET_DIR,
+      dbname: spec.database,
+      user: lookupRole(spec, "dovecot").role,
+    },
+  );
 }
 
 /** One fragment of /etc/dovecot/conf.d. Pure. */
@@ -107,19 +246,45 @@ export function dovecotFiles(
   args: DovecotConfArgs,
   spec: DatabaseSpec,
 ): { readonly path: string; readonly content: string; readonly group?: string; readonly mode?: string }[] {
+  const ldap = args.ldap;
+  // Read by the auth process, which runs as the dovecot user.
+  const authFile = (file: string, content: string) => ({
+    path: file,
+    content,
+    group: "dovecot",
+    mode: "0640",
+  });
   return [
-    { path: "/etc/dovecot/dovecot.conf", content: renderDovecotConf() },
+    { path: "/etc/dovecot/dovecot.conf", content: renderDovecotConf(ldap) },
     ...DOVECOT_FRAGMENTS.map((f) => ({
       path: `/etc/dovecot/conf.d/${f}`,
       content: renderDovecotFragment(f, args),
     })),
+    ...(ldap
+      ? dovecotLdapFragments(ldap).map((f) => ({
+          path: `/etc/dovecot/conf.d/${f}`,
+          content: renderDovecotLdapFragment(f, ldap),
+        }))
+      : []),
     // No password in it (peer authentication); only Dovecot needs to read it.
-    {
-      path: "/etc/dovecot/dovecot-sql.conf.ext",
-      content: renderDovecotSql(spec, { mailRoot: args.mailRoot ?? DEFAULT_MAIL_ROOT, vmailUser: "vmail" }),
-      group: "dovecot",
-      mode: "0640",
-    },
+    authFile(
+      "/etc/dovecot/dovecot-sql.conf.ext",
+      renderDovecotSql(spec, { mailRoot: args.mailRoot ?? DEFAULT_MAIL_ROOT, vmailUser: "vmail" }),
+    ),
+    ...(ldap
+      ? [
+          authFile("/etc/dovecot/dovecot-sql-ldap.conf.ext", renderDovecotLdapSql(spec, "route")),
+          ...(ldap.fallback === "local-if-exists"
+            ? [
+                authFile(
+                  "/etc/dovecot/dovecot-sql-ldap-fallback.conf.ext",
+                  renderDovecotLdapSql(spec, "fallback"),
+                ),
+              ]
+            : []),
+          ...ldap.domains.map((d) => authFile(dovecotLdapConfPath(d.name), renderDovecotLdap(ldap, d))),
+        ]
+      : []),
   ];
 }
 
@@ -141,7 +306,18 @@ export class Dovecot extends pulumi.ComponentResource {
     const files = dovecotFiles(args, spec);
     const after = { parent: this, dependsOn: [...(args.dependsOn ?? [])] };
 
-    const packages = installPackages(`${name}-packages`, conn, DOVECOT_PACKAGES, after);
+    if (args.ldap && args.ldapBindPassword === undefined) {
+      throw new pulumi.ResourceError(
+        "dovecot: LDAP logins need the bind password (mailstack:ldapBindPassword)",
+        this,
+      );
+    }
+    const packages = installPackages(
+      `${name}-packages`,
+      conn,
+      args.ldap ? [...DOVECOT_PACKAGES, DOVECOT_LDAP_PACKAGE] : DOVECOT_PACKAGES,
+      after,
+    );
     const vmail = new command.remote.Command(
       `${name}-vmail`,
       {
@@ -151,6 +327,31 @@ export class Dovecot extends pulumi.ComponentResource {
       },
       after,
     );
+
+    // The search account's password, in a push of its own so its diff shows as
+    // [secret]. It lands before the config that includes it; a new password
+    // takes effect with the reload.
+    const secret =
+      args.ldap && args.ldapBindPassword !== undefined
+        ? new ConfigPush(
+            `${name}-ldap-secret`,
+            {
+              connection: conn,
+              files: [
+                {
+                  path: DOVECOT_LDAP_SECRET_PATH,
+                  content: pulumi.output(args.ldapBindPassword).apply(renderDovecotLdapSecret),
+                  group: "dovecot",
+                  mode: "0640",
+                  secret: true,
+                },
+              ],
+              check: ["doveconf -n >/dev/null"],
+              reload: { service: "dovecot", action: "reload" },
+            },
+            { parent: this, dependsOn: [packages, vmail] },
+          )
+        : undefined;
 
     const sockets = ["/var/spool/postfix/private/auth", "/var/spool/postfix/private/dovecot-lmtp"];
     const config = new ConfigPush(
@@ -167,7 +368,7 @@ export class Dovecot extends pulumi.ComponentResource {
           `for i in $(seq 50); do ${sockets.map((s) => `[ -S ${s} ]`).join(" && ")} && exit 0; sleep 0.2; done; echo "Dovecot's sockets for Postfix are missing" >&2; exit 1`,
         ],
       },
-      { parent: this, dependsOn: [packages, vmail] },
+      { parent: this, dependsOn: [packages, vmail, ...(secret ? [secret] : [])] },
     );
 
     this.versions = packages.stdout;

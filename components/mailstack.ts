@@ -14,6 +14,8 @@ export interface MailStackArgs {
   readonly config: StackConfig;
   /** The deploy key, a secret Output. */
   readonly privateKey: pulumi.Output<string>;
+  /** The LDAP search account's password, a secret Output; required when config.ldap is set. */
+  readonly ldapBindPassword?: pulumi.Output<string>;
   /** Opens managed mode's SSH tunnel. Default the real one (tests pass a stand-in). */
   readonly tunnel?: TunnelOpener;
 }
@@ -103,6 +105,19 @@ export class MailStack extends pulumi.ComponentResource {
         certPath: tls.certPath,
         keyPath: tls.keyPath,
         postmaster: cfg.adminEmail,
+        ...(cfg.ldap
+          ? {
+              ldap: {
+                uris: cfg.ldap.uris,
+                bindDn: cfg.ldap.bindDn,
+                fallback: cfg.ldap.fallback,
+                domains: cfg.domains.flatMap((d) =>
+                  d.authType === "ldap" && d.ldapBaseDn ? [{ name: d.name, baseDn: d.ldapBaseDn }] : [],
+                ),
+              },
+              ...(args.ldapBindPassword ? { ldapBindPassword: args.ldapBindPassword } : {}),
+            }
+          : {}),
         dependsOn: [database, tls.ready, postfix.ready],
       },
       { parent: this },

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as jsyaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import {
@@ -9,13 +10,14 @@ import {
   type KeySpec,
   parseConfig,
   type RawConfig,
+  readLdapBindPassword,
   readPrivateKey,
 } from "../config";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
 const HASH = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
-const SECRETS = ["sshPrivateKey", "dbAdminPassword", "passwordHashes"];
+const SECRETS = ["sshPrivateKey", "dbAdminPassword", "passwordHashes", "ldapBindPassword"];
 
 function raw(values: Record<string, string | undefined>, secretKeys = SECRETS): RawConfig {
   const base: Record<string, string> = {
@@ -37,6 +39,9 @@ function raw(values: Record<string, string | undefined>, secretKeys = SECRETS): 
       { source: "sales@tlabs.team", destination: "alice@tlabs.team" },
       { source: "@corp.team", destination: "bob@corp.team" },
     ]),
+    ldapUri: "ldaps://ldap.corp.team",
+    ldapBindDn: "cn=mailserver,dc=corp,dc=team",
+    ldapBindPassword: "bind-pw",
   };
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined) delete base[k];
@@ -79,13 +84,59 @@ describe("parseConfig accepts good config", () => {
     ]);
     expect(cfg.accounts.aliases).toHaveLength(2);
     expect(cfg.accounts.removed).toBe("disable");
+    expect(cfg.ldap).toMatchObject({
+      uris: ["ldaps://ldap.corp.team"],
+      bindDn: "cn=mailserver,dc=corp,dc=team",
+      fallback: "local-if-exists",
+    });
+  });
+
+  it("LDAP: keeps the password a secret, takes a path instead, several URIs and fallback never", async () => {
+    const pulumi = await import("@pulumi/pulumi");
+    const cfg = parseConfig(raw({}));
+    const pw = cfg.ldap?.bindPassword;
+    expect(pw && "secret" in pw && pulumi.Output.isInstance(pw.secret)).toBe(true);
+    if (pw && "secret" in pw) expect(await pulumi.isSecret(pw.secret)).toBe(true);
+    const byPath = parseConfig(
+      raw({
+        ldapBindPassword: undefined,
+        ldapBindPasswordPath: "~/.cache/ldap-bind-pw",
+        ldapUri: "ldap://a.corp.team ldaps://b.corp.team:636",
+        ldapFallback: "never",
+      }),
+    );
+    expect(byPath.ldap).toMatchObject({
+      uris: ["ldap://a.corp.team", "ldaps://b.corp.team:636"],
+      bindPassword: { path: "~/.cache/ldap-bind-pw" },
+      fallback: "never",
+    });
+  });
+
+  it("LDAP settings are not needed without an ldap domain", () => {
+    const cfg = parseConfig(
+      raw({
+        domains: '[{"name":"tlabs.team"},{"name":"corp.team"}]',
+        ldapUri: undefined,
+        ldapBindDn: undefined,
+        ldapBindPassword: undefined,
+        passwordHashes: JSON.stringify({ "alice@tlabs.team": HASH, "bob@corp.team": HASH }),
+      }),
+    );
+    expect(cfg.ldap).toBeUndefined();
   });
 
   it("treats Pulumi.yaml's defaults as unset", () => {
     const cfg = parseConfig(
-      raw({ dbMode: "preprovisioned", dbAdminPassword: "", passwordHashes: "{}", users: "[]" }, [
-        "sshPrivateKey",
-      ]),
+      raw(
+        {
+          dbMode: "preprovisioned",
+          dbAdminPassword: "",
+          passwordHashes: "{}",
+          users: "[]",
+          ldapFallback: "local-if-exists",
+        },
+        ["sshPrivateKey", "ldapBindPassword"],
+      ),
     );
     expect(cfg.database.mode).toBe("preprovisioned");
     expect(cfg.accounts.users).toEqual([]);
@@ -106,6 +157,7 @@ describe("parseConfig accepts good config", () => {
       raw({ sshPrivateKey: undefined, sshPrivateKeyPath: "~/.ssh/id_ed25519" }, [
         "dbAdminPassword",
         "passwordHashes",
+        "ldapBindPassword",
       ]),
     );
     expect(cfg.ssh.privateKey).toEqual({ path: "~/.ssh/id_ed25519" });
@@ -232,6 +284,30 @@ const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
   ],
   ["unknown removal policy", { removedAccounts: "archive" }, "mailstack:removedAccounts"],
   ["bad login name", { sshUser: "Root User" }, "mailstack:sshUser"],
+  ["ldap domain without ldapUri", { ldapUri: undefined }, "mailstack:ldapUri is required"],
+  ["ldapUri not ldap", { ldapUri: "https://ldap.corp.team" }, "not an ldap:// or ldaps:// URI"],
+  ["ldapUri not a URI", { ldapUri: "ldap.corp.team" }, "mailstack:ldapUri"],
+  ["ldapUri with a base DN", { ldapUri: "ldap://ldap.corp.team/dc=corp" }, "only scheme, host"],
+  ["ldap domain without bind DN", { ldapBindDn: undefined }, "mailstack:ldapBindDn is required"],
+  ["bind DN not a DN", { ldapBindDn: "mailserver" }, "mailstack:ldapBindDn"],
+  [
+    "ldap domain without bind password",
+    { ldapBindPassword: undefined },
+    "mailstack:ldapBindPassword is required (or mailstack:ldapBindPasswordPath)",
+  ],
+  ["bind password and path both", { ldapBindPasswordPath: "/etc/ldap-pw" }, "keep one"],
+  [
+    "relative bind password path",
+    { ldapBindPassword: undefined, ldapBindPasswordPath: "ldap-pw" },
+    "mailstack:ldapBindPasswordPath",
+  ],
+  [
+    "bind password in plain text",
+    {},
+    "mailstack:ldapBindPassword is stored in plain text",
+    ["sshPrivateKey", "dbAdminPassword", "passwordHashes"],
+  ],
+  ["unknown LDAP fallback", { ldapFallback: "always" }, "mailstack:ldapFallback"],
 ];
 
 describe("parseConfig rejects bad input with the key and the fix", () => {
@@ -256,6 +332,9 @@ describe("parseConfig rejects bad input with the key and the fix", () => {
   it("never echoes a secret's value", () => {
     const text = problems({ sshPrivateKey: "hunter2-not-a-key" }).join("\n");
     expect(text).not.toContain("hunter2");
+    const ldap = problems({ ldapBindPassword: "hunter3\nsecond line" }).join("\n");
+    expect(ldap).toContain("mailstack:ldapBindPassword");
+    expect(ldap).not.toContain("hunter3");
   });
 });
 
@@ -278,6 +357,34 @@ describe("readPrivateKey", () => {
     expect(() =>
       readPrivateKey({ host: "h", port: 22, user: "root", privateKey: { path: "/nonexistent/key" } }),
     ).toThrow(/mailstack:sshPrivateKeyPath .*ENOENT/);
+  });
+});
+
+describe("readLdapBindPassword", () => {
+  const ldap = (p: string) => ({
+    uris: ["ldap://l"],
+    bindDn: "cn=m,dc=x",
+    fallback: "never" as const,
+    bindPassword: { path: p },
+  });
+  it("reads the file under ~ as a secret, without its trailing newline", async () => {
+    const pulumi = await import("@pulumi/pulumi");
+    const home = fs.mkdtempSync(`${os.tmpdir()}/mailstack-`);
+    fs.writeFileSync(`${home}/pw`, "s3cret\n");
+    const out = readLdapBindPassword(ldap("~/pw"), home);
+    expect(await pulumi.isSecret(out)).toBe(true);
+    const value = await new Promise((resolve) => out.apply(resolve));
+    expect(value).toBe("s3cret");
+  });
+  it("fails with the key name when the file is missing or empty", () => {
+    expect(() => readLdapBindPassword(ldap("/nonexistent/pw"))).toThrow(
+      /mailstack:ldapBindPasswordPath .*ENOENT/,
+    );
+    const home = fs.mkdtempSync(`${os.tmpdir()}/mailstack-`);
+    fs.writeFileSync(`${home}/pw`, "");
+    expect(() => readLdapBindPassword(ldap("~/pw"), home)).toThrow(
+      /mailstack:ldapBindPasswordPath.*one line/,
+    );
   });
 });
 

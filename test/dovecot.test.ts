@@ -5,9 +5,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_SPEC } from "../components/database-spec";
 import {
   DOVECOT_FRAGMENTS,
+  type DovecotLdapArgs,
   dovecotFiles,
   renderDovecotConf,
   renderDovecotFragment,
+  renderDovecotLdapSecret,
   validateDovecot,
 } from "../components/dovecot";
 import { flush, parents, recordParents, resources, setup } from "./mocks";
@@ -33,6 +35,27 @@ function settings(text: string): Map<string, string> {
     }
   }
   return out;
+}
+const LDAP: DovecotLdapArgs = {
+  uris: ["ldap://10.213.0.3"],
+  bindDn: "cn=mailserver,dc=corp,dc=example,dc=test",
+  fallback: "local-if-exists",
+  domains: [
+    { name: "corp.example.test", baseDn: "ou=people,dc=corp,dc=example,dc=test" },
+    { name: "lab.example.test", baseDn: "ou=lab,dc=corp,dc=example,dc=test" },
+  ],
+};
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** The passdb blocks of every auth fragment, in the order Dovecot tries them. */
+function passdbs(ldap: DovecotLdapArgs): Record<string, string>[] {
+  const text = dovecotFiles({ ...ARGS, ldap }, DATABASE_SPEC)
+    .filter((f) => /conf\.d\/1\d-auth/.test(f.path))
+    .map((f) => f.content)
+    .join("\n");
+  return [...text.matchAll(/^passdb \{\n([\s\S]*?)^\}/gm)].map((m) =>
+    Object.fromEntries([...settings(m[1] ?? "")]),
+  );
 }
 const all = () => settings(DOVECOT_FRAGMENTS.map((f) => renderDovecotFragment(f, ARGS)).join("\n"));
 
@@ -83,6 +106,103 @@ describe("dovecot rendered files", () => {
     expect([s.get("first_valid_uid"), s.get("last_valid_uid")]).toEqual(["5000", "5000"]);
   });
 
+  it("with LDAP domains: dovecot.conf includes the LDAP passdbs after the local one", () => {
+    const includes = (ldap?: DovecotLdapArgs) =>
+      renderDovecotConf(ldap)
+        .split("\n")
+        .filter((l) => l.startsWith("!include"))
+        .map((l) => l.replace("!include conf.d/", ""));
+    expect(includes(LDAP).slice(0, 3)).toEqual([
+      "10-auth.conf",
+      "11-auth-ldap.conf",
+      "12-auth-ldap-fallback.conf",
+    ]);
+    expect(includes({ ...LDAP, fallback: "never" })).not.toContain("12-auth-ldap-fallback.conf");
+    expect(includes()).not.toContain("11-auth-ldap.conf");
+  });
+
+  for (const fallback of ["local-if-exists", "never"] as const) {
+    it(`LDAP files (ldapFallback ${fallback})`, () => {
+      const files = dovecotFiles({ ...ARGS, ldap: { ...LDAP, fallback } }, DATABASE_SPEC);
+      for (const f of files.filter((x) => /ldap/.test(x.path))) {
+        expect(f.content, f.path).toMatch(HEADER);
+        // The auth process (user dovecot) reads the .ext files.
+        if (f.path.endsWith(".ext")) expect([f.path, f.group, f.mode]).toEqual([f.path, "dovecot", "0640"]);
+        expect(f.content).toMatchSnapshot(f.path);
+      }
+    });
+  }
+
+  it("the passdb chain encodes the fallback rules", () => {
+    const [local, route, corp, lab, fallback, ...rest] = passdbs(LDAP);
+    expect(rest).toEqual([]);
+    // Local users: success ends the chain; anything else goes on to step 1.
+    expect(local).toEqual({ driver: "sql", args: "/etc/dovecot/dovecot-sql.conf.ext" });
+    // Step 1 only continues (noauthenticate); every result of its own fails.
+    expect(route).toMatchObject({
+      args: "/etc/dovecot/dovecot-sql-ldap.conf.ext",
+      username_filter: "*@corp.example.test *@lab.example.test",
+      result_success: "return-fail",
+      result_failure: "return-fail",
+      result_internalfail: "return-fail",
+    });
+    // A wrong LDAP password never reaches the fallback; LDAP down does.
+    for (const [d, p] of [
+      ["corp.example.test", corp],
+      ["lab.example.test", lab],
+    ] as const) {
+      expect(p).toEqual({
+        driver: "ldap",
+        args: `/etc/dovecot/dovecot-ldap.${d}.conf.ext`,
+        username_filter: `*@${d}`,
+        result_success: "return-ok",
+        result_failure: "return-fail",
+        result_internalfail: "continue",
+      });
+    }
+    expect(fallback).toMatchObject({
+      driver: "sql",
+      args: "/etc/dovecot/dovecot-sql-ldap-fallback.conf.ext",
+      result_success: "return-ok",
+      result_failure: "return-fail",
+    });
+    // never: LDAP down ends the chain (a temporary failure), no fallback passdb.
+    const never = passdbs({ ...LDAP, fallback: "never" });
+    expect(never).toHaveLength(4);
+    expect(never.filter((p) => p.driver === "ldap").map((p) => p.result_internalfail)).toEqual([
+      "return-fail",
+      "return-fail",
+    ]);
+  });
+
+  it("the LDAP passdbs bind with the user's password under the domain's base DN; no password in them", () => {
+    const files = dovecotFiles({ ...ARGS, ldap: LDAP }, DATABASE_SPEC);
+    const corp = settings(
+      files.find((f) => f.path.endsWith("dovecot-ldap.corp.example.test.conf.ext"))?.content ?? "",
+    );
+    expect(corp.get("auth_bind")).toBe("yes");
+    expect(corp.get("base")).toBe("ou=people,dc=corp,dc=example,dc=test");
+    expect(corp.get("dn")).toBe(LDAP.bindDn);
+    expect(corp.get("dnpass")).toBeUndefined();
+    for (const f of files) expect(f.content, f.path).not.toMatch(/^\s*dnpass/m);
+  });
+
+  it("the secret file quotes the password and refuses a line break", () => {
+    expect(renderDovecotLdapSecret('pa"ss\\word')).toContain('dnpass = "pa\\"ss\\\\word"\n');
+    expect(() => renderDovecotLdapSecret("a\nb")).toThrow("one non-empty line");
+    expect(() => renderDovecotLdapSecret("")).toThrow("one non-empty line");
+  });
+
+  it("refuses bad LDAP inputs", () => {
+    expect(() => validateDovecot({ ...ARGS, ldap: { ...LDAP, uris: ["http://x"] } })).toThrow(
+      "mailstack:ldapUri",
+    );
+    expect(() => validateDovecot({ ...ARGS, ldap: { ...LDAP, bindDn: "mailserver" } })).toThrow(
+      "mailstack:ldapBindDn",
+    );
+    expect(() => validateDovecot({ ...ARGS, ldap: { ...LDAP, domains: [] } })).toThrow("at least one");
+  });
+
   it("refuses a system uid, a relative path or a bad postmaster", () => {
     expect(() => validateDovecot({ ...ARGS, vmailUid: 8 })).toThrow("not a system account");
     expect(() => validateDovecot({ ...ARGS, mailRoot: "vmail" })).toThrow("not an absolute path");
@@ -109,6 +229,16 @@ describe("Dovecot component", () => {
       },
       { parent: root },
     );
+    new Dovecot(
+      "ldap-dovecot",
+      {
+        ...ARGS,
+        ldap: LDAP,
+        ldapBindPassword: pulumi.secret("BIND-PASSWORD"),
+        connection: { host: "203.0.113.26", port: 22, user: "root", privateKey: pulumi.secret("KEY") },
+      },
+      { parent: root },
+    );
     await flush();
   });
 
@@ -128,5 +258,27 @@ describe("Dovecot component", () => {
       "/etc/dovecot/dovecot-sql.conf.ext root dovecot 0640",
     ]);
     expect(stdin).not.toContain("KEY");
+  });
+
+  it("without LDAP: no LDAP package and no secret push", () => {
+    expect(resources.get("mail-dovecot-packages")?.inputs.create).not.toContain("dovecot-ldap");
+    expect(resources.has("mail-dovecot-ldap-secret")).toBe(false);
+  });
+
+  it("with LDAP: the bind password goes in a secret push of its own, before the config", () => {
+    expect(resources.get("ldap-dovecot-packages")?.inputs.create).toContain("dovecot-ldap");
+    expect(parents.get("ldap-dovecot-ldap-secret")).toBe("ldap-dovecot");
+    const secret = resources.get("ldap-dovecot-ldap-secret-apply")?.inputs.stdin as Record<string, unknown>;
+    expect(secret[SECRET_SIG]).toBeDefined();
+    expect(String(secret.value)).toContain(
+      "file /etc/dovecot/dovecot-ldap-secret.conf.ext root dovecot 0640 ",
+    );
+    expect(String(secret.value)).toContain('dnpass = "BIND-PASSWORD"');
+    const config = resources.get("ldap-dovecot-config-apply")?.inputs.stdin;
+    expect(typeof config).toBe("string");
+    expect(config as string).not.toContain("BIND-PASSWORD");
+    expect(config as string).toContain(
+      "file /etc/dovecot/dovecot-ldap.corp.example.test.conf.ext root dovecot 0640",
+    );
   });
 });

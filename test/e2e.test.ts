@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
+import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
 import { registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
 import { registerHygieneTests } from "./mail-hygiene-contract";
@@ -92,7 +93,11 @@ beforeAll(async () => {
     config: Record<string, unknown>;
   };
   // The key lives where scripts/sandbox.sh made it (MAILSTACK_CACHE may move it).
-  const config = { ...sandbox.config, "mailstack:sshPrivateKeyPath": key };
+  const config = {
+    ...sandbox.config,
+    "mailstack:sshPrivateKeyPath": key,
+    "mailstack:ldapBindPasswordPath": sb.SANDBOX_LDAP_BIND_PW_FILE,
+  };
   // Same salt and passphrase, so the sandbox's encrypted values decrypt here too.
   fs.writeFileSync(STACK_FILE, jsyaml.dump({ encryptionsalt: sandbox.encryptionsalt, config }));
   stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: ROOT });
@@ -139,6 +144,8 @@ describe("sandbox deployment through the real engine", () => {
   registerLookupTests(ssh);
   // Real mail through the deployed Postfix and Dovecot (test/mail-contract.ts).
   registerMailTests(ssh, sb.SANDBOX_HOST ?? "");
+  // Hybrid LDAP/local authentication and its fallback rules (test/ldap-contract.ts).
+  registerLdapTests(ssh, sb.SANDBOX_HOST ?? "");
 
   it(
     "2. a second run changes nothing",
@@ -290,5 +297,5 @@ describe("sandbox deployment through the real engine", () => {
   });
   // Last: the TLS versions, postscreen, and a mail log with no unexplained
   // errors or warnings after everything above (test/mail-hygiene-contract.ts).
-  registerHygieneTests(ssh, sb.SANDBOX_HOST ?? "");
+  registerHygieneTests(ssh, sb.SANDBOX_HOST ?? "", LDAP_LOG_ALLOWED);
 });

@@ -61,6 +61,13 @@ export const MAIL_LOG_ALLOWED: readonly AllowedLogLine[] = [
     why: "Dovecot reloaded by the push of an up",
   },
   {
+    // After such a reload the old auth processes live on while Postfix's
+    // submission processes keep their auth-socket connection (up to their
+    // idle timeout), and Dovecot says so once. Nothing is lost.
+    pattern: /master: Warning: Processes aren't dying after reload\b/,
+    why: "an up reloaded Dovecot while Postfix held auth connections open",
+  },
+  {
     // The pregreet bot below: postscreen refuses its RCPT with "Protocol
     // error". Only this bot's HELO name; a real bot's line still fails.
     pattern:
