@@ -280,10 +280,14 @@ describe("sandbox deployment through the real engine", () => {
   });
 
   it("no secret reaches the engine's output or the state export in plain text", () => {
-    const secretLines = fs
-      .readFileSync(key, "utf8")
-      .split("\n")
-      .filter((l) => l.length > 20 && !l.startsWith("-----"));
+    const secretLines = [
+      ...fs
+        .readFileSync(key, "utf8")
+        .split("\n")
+        .filter((l) => l.length > 20 && !l.startsWith("-----")),
+      // The LDAP bind password, which the stack pushes in a secret file of its own.
+      fs.readFileSync(sb.SANDBOX_LDAP_BIND_PW_FILE ?? "", "utf8").trim(),
+    ];
     expect(secretLines.length).toBeGreaterThan(0);
     // What an auditor runs; the Automation API's exportStack() would decrypt.
     const exported = spawnSync("pulumi", ["stack", "export", "--stack", STACK, "--cwd", ROOT], {
@@ -293,7 +297,7 @@ describe("sandbox deployment through the real engine", () => {
     expect(exported.stdout).toContain('"ciphertext"');
     // Booleans, not toContain: a failing assertion must not print the secret itself.
     const leaks = secretLines.filter((l) => logs.join("").includes(l) || exported.stdout.includes(l));
-    expect(leaks.length, "lines of the deploy key found in plain text").toBe(0);
+    expect(leaks.length, "lines of the deploy key or the LDAP bind password found in plain text").toBe(0);
   });
   // Last: the TLS versions, postscreen, and a mail log with no unexplained
   // errors or warnings after everything above (test/mail-hygiene-contract.ts).
