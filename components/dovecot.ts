@@ -22,6 +22,7 @@ export const DOVECOT_PACKAGES = [
   "dovecot-pop3d",
   "dovecot-lmtpd",
   "dovecot-pgsql",
+  "dovecot-sieve",
 ] as const;
 
 /** The fragments of files/dovecot/conf.d that dovecot.conf includes, in order. */
@@ -32,6 +33,8 @@ export const DOVECOT_FRAGMENTS = [
   "10-master.conf",
   "10-ssl.conf",
   "20-lmtp.conf",
+  "90-quota.conf",
+  "90-sieve.conf",
 ] as const;
 export type DovecotFragment = (typeof DOVECOT_FRAGMENTS)[number];
 
@@ -234,6 +237,9 @@ export function renderDovecotFragment(fragment: DovecotFragment, args: DovecotCo
       return render(source, { certPath: args.certPath, keyPath: args.keyPath });
     case "20-lmtp.conf":
       return render(source, { postmaster: args.postmaster });
+    case "90-quota.conf":
+    case "90-sieve.conf":
+      return render(source, {});
     default: {
       const never: never = fragment;
       throw new Error(`unknown dovecot fragment ${never}`);

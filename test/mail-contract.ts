@@ -265,12 +265,88 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
       expect(curl(`pop3s://${host}/`, "alice@example.test", "not-alice-pw").code).toBe(67);
     });
 
+    it("POP3S: alice retrieves a message whole", () => {
+      const subject = token();
+      expect(replies(inbound("alice@example.test", subject))).toContainEqual(
+        expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
+      );
+      expect(delivered("alice@example.test", subject)).toContain(subject);
+      const list = curl(`pop3s://${host}/`, "alice@example.test", "alice-sandbox-pw");
+      const last = list.out.trim().split("\n").at(-1)?.split(" ")[0] ?? "";
+      const message = curl(`pop3s://${host}/${last}`, "alice@example.test", "alice-sandbox-pw");
+      expect(message.code, message.out).toBe(0);
+      expect(message.out).toContain(`Subject: ${subject}`);
+    });
+
     it("only the TLS ports listen: IMAPS and POP3S, not IMAP 143 nor POP3 110", () => {
       const ports = ssh("ss -Hltn '( sport = :143 or sport = :110 or sport = :993 or sport = :995 )'")
         .out.split("\n")
         .map((l) => /:(\d+)\s/.exec(l)?.[1])
         .filter((p): p is string => p !== undefined);
       expect([...new Set(ports)].sort()).toEqual(["993", "995"]);
+    });
+  });
+
+  describe("mail: mailbox features", () => {
+    it("a mailbox over its quota (quinn, 2K) refuses delivery with 552 5.2.2 and stores nothing", () => {
+      const subject = token();
+      const big = tool("swaks", [
+        ...["--server", host, "--timeout", "20", "--port", "25"],
+        ...[
+          "--from",
+          // The null sender: the bounce this provokes goes nowhere, so none is queued.
+          "<>",
+          "--to",
+          "quinn@example.test",
+          "--header",
+          `Subject: ${subject}`,
+        ],
+        ...["--body", "x".repeat(4096)],
+      ]);
+      // Postfix accepts from the client, then Dovecot refuses it at LMTP and Postfix bounces.
+      expect(replies(big)).toContainEqual(expect.stringMatching(/^250 2\.0\.0 Ok: queued/));
+      const log = ssh(
+        `for i in $(seq 50); do l=$(grep -F 'to=<quinn@example.test>' /var/log/mail.log | grep -F 'dsn=5.2.2' | tail -1); [ -n "$l" ] && { echo "$l"; exit 0; }; sleep 0.2; done; exit 1`,
+      );
+      expect(log.code, "no bounce for quinn in mail.log").toBe(0);
+      expect(log.out).toContain("552 5.2.2 <quinn@example.test> Quota exceeded");
+      expect(anywhere(subject)).toBe("");
+    });
+
+    it("a Sieve rule files a message into a folder; others stay in the inbox", () => {
+      const home = `${VMAIL}/example.test/bob`;
+      const rule =
+        'require ["fileinto", "mailbox"];\nif header :contains "subject" "[filed]" { fileinto :create "Filed"; }\n';
+      expect(
+        ssh(
+          `install -d -o vmail -g vmail ${home} && install -o vmail -g vmail -m 0600 /dev/stdin ${home}/.dovecot.sieve`,
+          rule,
+        ).code,
+      ).toBe(0);
+      try {
+        const filed = `[filed] ${token()}`;
+        const plain = token();
+        expect(replies(inbound("bob@example.test", filed))).toContainEqual(
+          expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
+        );
+        expect(replies(inbound("bob@example.test", plain))).toContainEqual(
+          expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
+        );
+        expect(delivered("bob@example.test", plain)).toContain(plain);
+        const where = ssh(
+          `for i in $(seq 50); do f=$(grep -lF ${shellQuote(filed)} ${home}/Maildir/.Filed/new/* 2>/dev/null | head -1); [ -n "$f" ] && { echo "$f"; exit 0; }; sleep 0.2; done; exit 1`,
+        );
+        expect(where.code, "the filed message is not in bob's Filed folder").toBe(0);
+        expect(
+          ssh(`grep -lF ${shellQuote(filed)} ${home}/Maildir/new/* 2>/dev/null || true`).out.trim(),
+        ).toBe("");
+      } finally {
+        ssh(`rm -f ${home}/.dovecot.sieve ${home}/.dovecot.svbin`);
+      }
+    });
+
+    it("ManageSieve is off: nothing listens on 4190", () => {
+      expect(ssh("ss -Hltn 'sport = :4190'").out.trim()).toBe("");
     });
   });
 }
