@@ -2,16 +2,14 @@
 // PostgreSQL exactly as the stack and a DBA apply them: roles.sql as a
 // superuser, the migrations through migrate.sh, the table grants as the
 // owner, then the accounts sync. Proves least privilege and the removal rules.
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderAccountsSql, renderPasswordsSql } from "../components/accounts-sql";
 import { DATABASE_SPEC, renderRolesSql, renderTableGrantsSql } from "../components/database-spec";
-import { loadMigrations, renderMigrationPayload } from "../components/migrations";
 import { ROOT } from "../components/template";
 import type { AccountsConfig, DomainConfig } from "../config";
-import { startPostgres, type TestPostgres } from "./pg";
+import { provisionMailDatabase, startPostgres, type TestPostgres } from "./pg";
 
 const spec = DATABASE_SPEC;
 const DB = spec.database;
@@ -47,17 +45,7 @@ function as(role: string, sql: string) {
 
 beforeAll(() => {
   pg = startPostgres();
-  asSuperuser(fs.readFileSync(path.join(ROOT, "files/postgres/roles.sql"), "utf8"));
-  const migrate = spawnSync(
-    "bash",
-    ["-c", fs.readFileSync(path.join(ROOT, "files/postgres/migrate.sh"), "utf8"), "m"],
-    {
-      input: renderMigrationPayload(DB, spec.owner, loadMigrations()),
-      encoding: "utf8",
-      env: { ...process.env, PGHOST: pg.socketDir },
-    },
-  );
-  if (migrate.status !== 0) throw new Error(`migrate.sh failed: ${migrate.stderr}`);
+  provisionMailDatabase(pg, spec);
   asSuperuser(`SET ROLE ${spec.owner};\n${renderTableGrantsSql(spec)}`, DB);
   asSuperuser(renderAccountsSql(spec, domains, accounts), DB);
   asSuperuser(renderPasswordsSql(spec, accounts.users, { "alice@example.test": HASH }), DB);

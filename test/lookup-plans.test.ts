@@ -1,32 +1,20 @@
 // The queries Postfix and Dovecot really run, taken from the rendered lookup
 // files, EXPLAINed on a real PostgreSQL holding 100 000 users in 10 000
 // domains: every one must use an index. bench/explain.sh prints the timings.
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_SPEC } from "../components/database-spec";
 import { renderDovecotSql, renderPostfixMaps } from "../components/lookups";
-import { loadMigrations, renderMigrationPayload } from "../components/migrations";
 import { ROOT } from "../components/template";
-import { startPostgres, type TestPostgres } from "./pg";
+import { provisionMailDatabase, startPostgres, type TestPostgres } from "./pg";
 
 const DB = DATABASE_SPEC.database;
 let pg: TestPostgres;
 
 beforeAll(() => {
   pg = startPostgres();
-  pg.query(fs.readFileSync(path.join(ROOT, "files/postgres/roles.sql"), "utf8"), { database: "postgres" });
-  const migrate = spawnSync(
-    "bash",
-    ["-c", fs.readFileSync(path.join(ROOT, "files/postgres/migrate.sh"), "utf8"), "m"],
-    {
-      input: renderMigrationPayload(DB, DATABASE_SPEC.owner, loadMigrations()),
-      encoding: "utf8",
-      env: { ...process.env, PGHOST: pg.socketDir },
-    },
-  );
-  if (migrate.status !== 0) throw new Error(`migrate.sh failed: ${migrate.stderr}`);
+  provisionMailDatabase(pg);
   pg.query(fs.readFileSync(path.join(ROOT, "bench/lookup-data.sql"), "utf8"), { database: DB });
 }, 120_000);
 afterAll(() => pg?.stop(), 60_000);

@@ -8,6 +8,9 @@ import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DATABASE_SPEC, type DatabaseSpec } from "../components/database-spec";
+import { loadMigrations, renderMigrationPayload } from "../components/migrations";
+import { ROOT } from "../components/template";
 
 const STARTUP_TIMEOUT_S = 30;
 
@@ -166,4 +169,23 @@ export function startPostgres(): TestPostgres {
   };
 
   return { dir, socketDir: dir, bin, psql, query, stop };
+}
+
+/**
+ * Provisions the mail database in `pg` as the stack does on a host: roles.sql
+ * as a superuser (the DBA's part), then the migrations through the real
+ * files/postgres/migrate.sh. Throws with migrate.sh's message on failure.
+ */
+export function provisionMailDatabase(pg: TestPostgres, spec: DatabaseSpec = DATABASE_SPEC): void {
+  pg.query(fs.readFileSync(path.join(ROOT, "files/postgres/roles.sql"), "utf8"), { database: "postgres" });
+  const migrate = spawnSync(
+    "bash",
+    ["-c", fs.readFileSync(path.join(ROOT, "files/postgres/migrate.sh"), "utf8"), "m"],
+    {
+      input: renderMigrationPayload(spec.database, spec.owner, loadMigrations()),
+      encoding: "utf8",
+      env: { ...process.env, PGHOST: pg.socketDir },
+    },
+  );
+  if (migrate.status !== 0) throw new Error(`migrate.sh failed: ${migrate.stderr}`);
 }
