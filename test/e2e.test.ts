@@ -16,26 +16,14 @@ import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
 import { registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
 import { registerHygieneTests } from "./mail-hygiene-contract";
+import { sandboxEnv } from "./sandbox-env";
 
 const execFileAsync = promisify(execFile);
-const STATE = process.env.MAILSTACK_STATE ?? "/var/lib/mailstack-sandbox";
 const STACK = "e2e";
 const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
 const STEP = 15 * 60_000;
 // A bcrypt hash for a throwaway test account; its password plays no part here.
 const ZOE_HASH = "{BLF-CRYPT}$2b$05$nL1uc7Aga5SdBpQHnkn39u8qBQ.bC8SB9EfRyKGSDaldyv0Ka6jCW";
-
-function sandboxEnv(): Record<string, string> {
-  const file = path.join(STATE, "sandbox.env");
-  if (!fs.existsSync(file))
-    throw new Error(`no sandbox: ${file} is missing. Start it with: bash scripts/sandbox.sh up`);
-  const env: Record<string, string> = {};
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    const m = /^(\w+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2].replace(/^["']|["']$/g, "");
-  }
-  return env;
-}
 
 function requireToolchain(): void {
   const r = spawnSync("pulumi", ["version"], { encoding: "utf8" });

@@ -9,21 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../components/template";
+import { STATE, sandboxEnv } from "./sandbox-env";
 
-const STATE = process.env.MAILSTACK_STATE ?? "/var/lib/mailstack-sandbox";
 const SANDBOX = path.join(ROOT, "scripts", "sandbox.sh");
-
-function sandboxEnv(): Record<string, string> {
-  const file = path.join(STATE, "sandbox.env");
-  if (!fs.existsSync(file))
-    throw new Error(`no sandbox: ${file} is missing. Start it with: bash scripts/sandbox.sh up`);
-  const env: Record<string, string> = {};
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    const m = /^(\w+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2].replace(/^["']|["']$/g, "");
-  }
-  return env;
-}
 
 function need(env: Record<string, string>, name: string): string {
   const v = env[name];
