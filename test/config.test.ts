@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as jsyaml from "js-yaml";
@@ -6,18 +7,35 @@ import {
   addressProblem,
   CONFIG_KEYS,
   ConfigError,
+  dkimKeyProblem,
   domainProblem,
   type KeySpec,
   parseConfig,
   type RawConfig,
   readLdapBindPassword,
   readPrivateKey,
+  type StackConfig,
+  validateDkimPrivateKeys,
 } from "../config";
+import { settle } from "./mocks";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
 const HASH = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
-const SECRETS = ["sshPrivateKey", "dbAdminPassword", "passwordHashes", "ldapBindPassword"];
+const SECRETS = ["sshPrivateKey", "dbAdminPassword", "passwordHashes", "ldapBindPassword", "dkimPrivateKeys"];
+
+/** Private keys made here, PEM: the DKIM keys config accepts, and some it must refuse. */
+function pem(type: "rsa" | "ed25519" | "ec", bits = 2048): string {
+  const key =
+    type === "rsa"
+      ? crypto.generateKeyPairSync("rsa", { modulusLength: bits }).privateKey
+      : type === "ec"
+        ? crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
+        : crypto.generateKeyPairSync("ed25519").privateKey;
+  return key.export({ type: "pkcs8", format: "pem" }).toString();
+}
+const RSA = pem("rsa");
+const ED25519 = pem("ed25519");
 
 function raw(values: Record<string, string | undefined>, secretKeys = SECRETS): RawConfig {
   const base: Record<string, string> = {
@@ -164,6 +182,11 @@ describe("parseConfig accepts good config", () => {
   });
 });
 
+/** mailstack:dkim with one entry, for tlabs.team. */
+function dkim(entry: Record<string, unknown>): string {
+  return JSON.stringify({ "tlabs.team": entry });
+}
+
 // Each bad input must fail, name its key and say how to fix it.
 const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
   ["bad domain: single label", { domains: '[{"name":"localhost"}]' }, "mailstack:domains"],
@@ -308,6 +331,108 @@ const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
     ["sshPrivateKey", "dbAdminPassword", "passwordHashes"],
   ],
   ["unknown LDAP fallback", { ldapFallback: "always" }, "mailstack:ldapFallback"],
+  ["dkim not an object", { dkim: '["tlabs.team"]' }, "mailstack:dkim is not an object"],
+  [
+    "dkim sign not a listed selector",
+    { dkim: dkim({ selectors: [{ name: "s2026a" }], sign: "s2026b" }) },
+    'mailstack:dkim tlabs.team: sign "s2026b" is not one of its selectors (s2026a)',
+  ],
+  ["dkim without sign", { dkim: dkim({ selectors: [{ name: "s2026a" }] }) }, 'has no "sign"'],
+  [
+    "dkim selector name upper case",
+    { dkim: dkim({ selectors: [{ name: "S2026a" }], sign: "S2026a" }) },
+    'name "S2026a" is not a DNS label',
+  ],
+  [
+    "dkim selector name with a dot",
+    { dkim: dkim({ selectors: [{ name: "s.2026" }], sign: "s.2026" }) },
+    "is not a DNS label",
+  ],
+  [
+    "dkim selector listed twice",
+    { dkim: dkim({ selectors: [{ name: "s2026a" }, { name: "s2026a" }], sign: "s2026a" }) },
+    'selector "s2026a" is listed twice',
+  ],
+  ["dkim with no selectors", { dkim: dkim({ selectors: [], sign: "s2026a" }) }, 'needs "selectors"'],
+  [
+    "dkim selector without a name",
+    { dkim: dkim({ selectors: [{ source: "generate" }], sign: "s2026a" }) },
+    'selectors[0] has no "name"',
+  ],
+  [
+    "dkim for a domain not configured",
+    { dkim: JSON.stringify({ "other.team": { selectors: [{ name: "a" }], sign: "a" } }) },
+    'mailstack:dkim has an entry for "other.team", which is not in mailstack:domains',
+  ],
+  [
+    "dkim for an inactive domain",
+    {
+      domains: '[{"name":"tlabs.team"},{"name":"old.team","active":false}]',
+      users: '[{"address":"alice@tlabs.team"}]',
+      aliases: "[]",
+      dkim: JSON.stringify({ "old.team": { selectors: [{ name: "a" }], sign: "a" } }),
+    },
+    'mailstack:dkim has an entry for "old.team", which is inactive',
+  ],
+  [
+    "dkim algorithm with source import",
+    {
+      dkim: dkim({ selectors: [{ name: "s2026a", source: "import", algorithm: "rsa2048" }], sign: "s2026a" }),
+    },
+    'selector "s2026a" has source import and an algorithm',
+  ],
+  [
+    "dkim unknown algorithm",
+    { dkim: dkim({ selectors: [{ name: "s2026a", algorithm: "rsa1024" }], sign: "s2026a" }) },
+    'has algorithm "rsa1024", not rsa2048, rsa4096, ed25519',
+  ],
+  [
+    "dkim unknown source",
+    { dkim: dkim({ selectors: [{ name: "s2026a", source: "file" }], sign: "s2026a" }) },
+    'has source "file", not generate or import',
+  ],
+  [
+    "dkim selector with unknown field",
+    { dkim: dkim({ selectors: [{ name: "s2026a", bits: 2048 }], sign: "s2026a" }) },
+    'selectors[0] has unknown field "bits"',
+  ],
+  [
+    "dkim entry with unknown field",
+    { dkim: dkim({ selectors: [{ name: "s2026a" }], sign: "s2026a", selector: "x" }) },
+    'tlabs.team: has unknown field "selector"',
+  ],
+  [
+    "imported selector without its key",
+    { dkim: dkim({ selectors: [{ name: "s2026a", source: "import" }], sign: "s2026a" }) },
+    'mailstack:dkimPrivateKeys has no key for "tlabs.team/s2026a", which mailstack:dkim imports',
+  ],
+  [
+    "imported key no selector imports (stale secret)",
+    { dkimPrivateKeys: JSON.stringify({ "tlabs.team/s2025a": RSA }) },
+    'mailstack:dkimPrivateKeys has a key for "tlabs.team/s2025a", which no selector of mailstack:dkim imports',
+  ],
+  [
+    "imported key for a generated selector (stale secret)",
+    { dkimPrivateKeys: JSON.stringify({ "tlabs.team/mail": RSA }) },
+    "(a stale secret)",
+  ],
+  [
+    "imported key not a string",
+    {
+      dkim: dkim({ selectors: [{ name: "s2026a", source: "import" }], sign: "s2026a" }),
+      dkimPrivateKeys: JSON.stringify({ "tlabs.team/s2026a": { pem: RSA } }),
+    },
+    'the key for "tlabs.team/s2026a" is not a string',
+  ],
+  [
+    "imported keys in plain text",
+    {
+      dkim: dkim({ selectors: [{ name: "s2026a", source: "import" }], sign: "s2026a" }),
+      dkimPrivateKeys: JSON.stringify({ "tlabs.team/s2026a": RSA }),
+    },
+    "mailstack:dkimPrivateKeys is stored in plain text",
+    ["sshPrivateKey", "dbAdminPassword", "passwordHashes", "ldapBindPassword"],
+  ],
 ];
 
 describe("parseConfig rejects bad input with the key and the fix", () => {
@@ -335,6 +460,200 @@ describe("parseConfig rejects bad input with the key and the fix", () => {
     const ldap = problems({ ldapBindPassword: "hunter3\nsecond line" }).join("\n");
     expect(ldap).toContain("mailstack:ldapBindPassword");
     expect(ldap).not.toContain("hunter3");
+  });
+});
+
+describe("DKIM config", () => {
+  const generated = (name: string, algorithm = "rsa2048") => ({ name, source: "generate", algorithm });
+
+  it("signs every active domain with one generated rsa2048 selector, mail, by default", () => {
+    const cfg = parseConfig(raw({}));
+    expect(cfg.dkim).toEqual([
+      { domain: "tlabs.team", selectors: [generated("mail")], sign: "mail" },
+      { domain: "corp.team", selectors: [generated("mail")], sign: "mail" },
+    ]);
+  });
+
+  it("gives inactive domains no keys, and keeps the order of mailstack:domains", () => {
+    const cfg = parseConfig(
+      raw({
+        domains: '[{"name":"old.team","active":false},{"name":"tlabs.team"},{"name":"new.team"}]',
+        users: '[{"address":"alice@tlabs.team"}]',
+        aliases: "[]",
+        dkim: JSON.stringify({
+          "new.team": { selectors: [{ name: "k1", algorithm: "ed25519" }], sign: "k1" },
+        }),
+      }),
+    );
+    expect(cfg.dkim.map((d) => d.domain)).toEqual(["tlabs.team", "new.team"]);
+    expect(cfg.dkim[1]).toEqual({ domain: "new.team", selectors: [generated("k1", "ed25519")], sign: "k1" });
+  });
+
+  it("takes generate and rsa2048 as the defaults of a listed selector, and no algorithm for an import", async () => {
+    const cfg = parseConfig(
+      raw({
+        dkim: dkim({
+          selectors: [
+            { name: "s2026a" },
+            { name: "s2026b", algorithm: "rsa4096" },
+            { name: "old", source: "import" },
+          ],
+          sign: "s2026a",
+        }),
+        dkimPrivateKeys: JSON.stringify({ "tlabs.team/old": ED25519 }),
+      }),
+    );
+    expect(cfg.dkim[0]).toEqual({
+      domain: "tlabs.team",
+      selectors: [generated("s2026a"), generated("s2026b", "rsa4096"), { name: "old", source: "import" }],
+      sign: "s2026a",
+    });
+    const keys = await settle(cfg.dkimPrivateKeys);
+    expect(keys).toEqual({ value: { "tlabs.team/old": ED25519 }, secret: true });
+  });
+
+  // The four steps of a rotation from an imported key to a generated one,
+  // each a valid config: every listed selector stays, only `sign` moves.
+  const steps: [string, Record<string, unknown>, Record<string, string>][] = [
+    [
+      "0: the old key, imported",
+      { selectors: [{ name: "s2025", source: "import" }], sign: "s2025" },
+      { s2025: RSA },
+    ],
+    [
+      "1: a new selector is added, published but not used",
+      { selectors: [{ name: "s2025", source: "import" }, { name: "s2026" }], sign: "s2025" },
+      { s2025: RSA },
+    ],
+    [
+      "2 and 3: sign switches to it; the old one stays listed while it retires",
+      { selectors: [{ name: "s2025", source: "import" }, { name: "s2026" }], sign: "s2026" },
+      { s2025: RSA },
+    ],
+    ["4: the old one and its secret are removed", { selectors: [{ name: "s2026" }], sign: "s2026" }, {}],
+  ];
+  it.each(steps)("rotation step %s", (_, entry, keys) => {
+    const cfg = parseConfig(
+      raw({
+        dkim: dkim(entry),
+        dkimPrivateKeys: JSON.stringify(
+          Object.fromEntries(Object.entries(keys).map(([s, k]) => [`tlabs.team/${s}`, k])),
+        ),
+      }),
+    );
+    const d = cfg.dkim[0];
+    expect(d?.selectors.map((s) => s.name)).toEqual(
+      (entry.selectors as { name: string }[]).map((s) => s.name),
+    );
+    expect(d?.sign).toBe(entry.sign);
+  });
+
+  it("rotation step 4 with the old secret left behind is refused as stale", () => {
+    const found = problems({
+      dkim: dkim({ selectors: [{ name: "s2026" }], sign: "s2026" }),
+      dkimPrivateKeys: JSON.stringify({ "tlabs.team/s2025": "-----BEGIN PRIVATE KEY-----hunter5" }),
+    });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain("stale secret");
+    expect(found[0]).toContain(`Fix: pulumi config rm --path 'dkimPrivateKeys["tlabs.team/s2025"]'`);
+    expect(found[0]).not.toContain("hunter5");
+  });
+
+  it("a domain whose entry is wrong does not also call its imported keys stale", () => {
+    const found = problems({
+      dkim: dkim({ selectors: [{ name: "old", source: "import" }], sign: "new" }),
+      dkimPrivateKeys: JSON.stringify({ "tlabs.team/old": RSA }),
+    });
+    expect(found).toEqual([expect.stringContaining('sign "new" is not one of its selectors (old)')]);
+  });
+
+  it("fixes name the exact --path to set", () => {
+    expect(problems({ dkim: dkim({ selectors: [{ name: "a" }, { name: "b" }], sign: "c" }) })[0]).toContain(
+      `Fix: pulumi config set --path 'dkim["tlabs.team"].sign' a`,
+    );
+    expect(
+      problems({
+        dkim: dkim({ selectors: [{ name: "a", source: "import", algorithm: "ed25519" }], sign: "a" }),
+      }),
+    ).toContainEqual(
+      expect.stringContaining(`Fix: pulumi config rm --path 'dkim["tlabs.team"].selectors[0].algorithm'`),
+    );
+  });
+});
+
+describe("imported DKIM keys, checked when the secret resolves", () => {
+  const check = (pems: Record<string, string>): string[] => {
+    try {
+      validateDkimPrivateKeys(pems);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return [...(err as ConfigError).problems];
+    }
+    return [];
+  };
+
+  it("accepts RSA of 2048 bits or more, PKCS#1 or PKCS#8, and Ed25519", () => {
+    const pkcs1 = crypto.createPrivateKey(RSA).export({ type: "pkcs1", format: "pem" }).toString();
+    const pems = { "a.team/rsa": RSA, "a.team/pkcs1": pkcs1, "a.team/ed": ED25519 };
+    expect(validateDkimPrivateKeys(pems)).toBe(pems);
+    expect(dkimKeyProblem(pem("rsa", 3072))).toBeUndefined();
+  });
+
+  it("names mailstack:dkimPrivateKeys[id] and the fix for each bad key, never its text", () => {
+    const pems = {
+      "a.team/garbage": "-----BEGIN PRIVATE KEY-----\nhunter6\n-----END PRIVATE KEY-----\n",
+      "a.team/weak": pem("rsa", 1024),
+      "a.team/ec": pem("ec"),
+      "a.team/good": RSA,
+    };
+    const found = check(pems);
+    const body = Object.values(pems).flatMap((k) =>
+      k.split("\n").filter((l) => l !== "" && !l.startsWith("-----")),
+    );
+    expect(found).toHaveLength(3);
+    expect(found[0]).toMatch(/^mailstack:dkimPrivateKeys\["a\.team\/garbage"\] is not a PEM private key/);
+    expect(found[1]).toMatch(/^mailstack:dkimPrivateKeys\["a\.team\/weak"\] is an RSA key of 1024 bits/);
+    expect(found[2]).toMatch(/^mailstack:dkimPrivateKeys\["a\.team\/ec"\] is a key of type ec/);
+    for (const p of found) {
+      expect(p).toContain(`Fix: pulumi config set --secret --path 'dkimPrivateKeys[`);
+      for (const line of body) expect(p).not.toContain(line);
+    }
+  });
+
+  it("refuses an encrypted key, asking for it without a passphrase", () => {
+    const encrypted = crypto.createPrivateKey(RSA).export({
+      type: "pkcs8",
+      format: "pem",
+      cipher: "aes-256-cbc",
+      passphrase: "pw",
+    });
+    expect(check({ "a.team/enc": encrypted.toString() })[0]).toContain("is encrypted");
+  });
+
+  it("parseConfig's keys Output fails with that message, as a RunError, when it resolves", async () => {
+    const pulumi = await import("@pulumi/pulumi");
+    const weak = pem("rsa", 1024);
+    const cfg = parseConfig(
+      raw({
+        dkim: dkim({ selectors: [{ name: "s2026a", source: "import" }], sign: "s2026a" }),
+        dkimPrivateKeys: JSON.stringify({ "tlabs.team/s2026a": weak }),
+      }),
+    );
+    // Await every promise of the failed Output, so none is left unhandled.
+    const o = cfg.dkimPrivateKeys as unknown as {
+      promise(): Promise<unknown>;
+      isKnown: Promise<boolean>;
+      isSecret: Promise<boolean>;
+    };
+    const [value, ...rest] = await Promise.allSettled([o.promise(), o.isKnown, o.isSecret]);
+    expect(rest.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(value?.status).toBe("rejected");
+    const reason = (value as PromiseRejectedResult).reason;
+    expect(pulumi.RunError.isInstance(reason)).toBe(true);
+    expect(String(reason.message)).toContain(
+      'mailstack:dkimPrivateKeys["tlabs.team/s2026a"] is an RSA key of 1024 bits',
+    );
+    expect(String(reason.message)).not.toContain(weak.split("\n")[1]);
   });
 });
 
@@ -405,7 +724,7 @@ describe("Pulumi.yaml", () => {
     }
   });
 
-  it("stack files hold only valid, known settings and no plaintext secret", () => {
+  it("stack files hold only valid, known settings and no plaintext secret", async () => {
     for (const file of ["Pulumi.prod.yaml", "Pulumi.sandbox.yaml"]) {
       const stack = jsyaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
       const values: Record<string, string> = {};
@@ -428,13 +747,52 @@ describe("Pulumi.yaml", () => {
         const short = k.slice("mailstack:".length);
         const spec: KeySpec | undefined = CONFIG_KEYS[short as keyof typeof CONFIG_KEYS];
         if (spec?.secret) expect(plainLeaves(v), `${file} ${k} has plain-text leaves`).toBe(0);
-        const value = standIn(v, short === "passwordHashes" ? HASH : "stand-in");
+        const leaf = short === "passwordHashes" ? HASH : short === "dkimPrivateKeys" ? RSA : "stand-in";
+        const value = standIn(v, leaf);
         values[short] = typeof value === "string" ? value : JSON.stringify(value);
       }
       // Stand-ins replace the secrets the operator sets with --secret.
       if (values.sshPrivateKeyPath === undefined) values.sshPrivateKey = KEY;
       if (values.dbMode !== "preprovisioned") values.dbAdminPassword = "stand-in";
-      expect(() => parseConfig({ values, secretKeys: new Set(SECRETS) }), file).not.toThrow();
+      let cfg: StackConfig | undefined;
+      expect(() => {
+        cfg = parseConfig({ values, secretKeys: new Set(SECRETS) });
+      }, file).not.toThrow();
+      if (cfg) await settle(cfg.dkimPrivateKeys);
     }
+  });
+
+  it("the sandbox signs every active domain with imported keys only, two for example.test", async () => {
+    const stack = jsyaml.load(fs.readFileSync("Pulumi.sandbox.yaml", "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const dkim = stack.config["mailstack:dkim"];
+    const keys = Object.keys(stack.config["mailstack:dkimPrivateKeys"] as object);
+    const cfg = parseConfig(
+      raw({
+        domains: JSON.stringify(stack.config["mailstack:domains"]),
+        users: "[]",
+        passwordHashes: "{}",
+        aliases: "[]",
+        ldapUri: "ldap://10.213.0.3",
+        ldapBindDn: "cn=mailserver,dc=corp,dc=example,dc=test",
+        dkim: JSON.stringify(dkim),
+        dkimPrivateKeys: JSON.stringify(Object.fromEntries(keys.map((k) => [k, RSA]))),
+      }),
+    );
+    // The tls plugin cannot be built in the sandbox: a defaulted domain would need it.
+    expect(Object.keys(dkim as object).sort()).toEqual(["corp.example.test", "example.org", "example.test"]);
+    expect(cfg.dkim.flatMap((d) => d.selectors.map((s) => s.source))).toEqual(Array(4).fill("import"));
+    expect(cfg.dkim.map((d) => [d.domain, d.selectors.map((s) => s.name), d.sign])).toEqual([
+      ["example.test", ["s2026a", "s2026b"], "s2026a"],
+      ["example.org", ["s2026a"], "s2026a"],
+      ["corp.example.test", ["s2026a"], "s2026a"],
+    ]);
+    expect(keys.sort()).toEqual([
+      "corp.example.test/s2026a",
+      "example.org/s2026a",
+      "example.test/s2026a",
+      "example.test/s2026b",
+    ]);
   });
 });
