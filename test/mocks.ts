@@ -1,5 +1,6 @@
 // Records every resource the program registers, for assertions on inputs,
 // parents and secrecy. Import the code under test only after calling setup().
+import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface Recorded {
@@ -24,6 +25,7 @@ export function setup(stdout: (name: string) => string = () => ""): void {
           state.stderr = "";
         }
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = "generated-password";
+        if (args.type === "tls:index/privateKey:PrivateKey") Object.assign(state, tlsKey(args.inputs));
         return { id: `${args.name}-id`, state };
       },
       call: () => ({}),
@@ -32,6 +34,34 @@ export function setup(stdout: (name: string) => string = () => ""): void {
     "test",
     false,
   );
+}
+
+/**
+ * A real key of the algorithm @pulumi/tls was asked for, made with node:crypto
+ * in the formats the provider returns: PKCS#1 PEM for RSA, PKCS#8 for Ed25519.
+ */
+function tlsKey(inputs: Record<string, unknown>): Record<string, string> {
+  const pem = { type: "spki", format: "pem" } as const;
+  switch (inputs.algorithm) {
+    case "RSA": {
+      const bits = typeof inputs.rsaBits === "number" ? inputs.rsaBits : 2048;
+      const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", {
+        modulusLength: bits,
+        privateKeyEncoding: { type: "pkcs1", format: "pem" },
+        publicKeyEncoding: pem,
+      });
+      return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+    }
+    case "ED25519": {
+      const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519", {
+        privateKeyEncoding: { type: "pkcs8", format: "pem" },
+        publicKeyEncoding: pem,
+      });
+      return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+    }
+    default:
+      throw new Error(`mock: tls algorithm ${String(inputs.algorithm)} is not mocked`);
+  }
 }
 
 /** A transformation that records each resource's parent; pass it to the root component. */
