@@ -1,5 +1,6 @@
 // Dovecot: the mailboxes. IMAPS and POP3S for clients, LMTP for Postfix's
-// deliveries and the auth socket for Postfix's submission logins, all against
+// deliveries, submission on 587 and 465 (relayed to Postfix on loopback) and
+// the auth socket Postfix checks that relay's logins with, all against
 // the mail database (dovecot-sql.conf.ext from components/lookups.ts). Maildir
 // per user, owned by one OS user, vmail. Every file reaches the host in one
 // ConfigPush, checked with `doveconf -n`. Domains with auth_type ldap log in
@@ -11,7 +12,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_SPEC, type DatabaseSpec } from "./database-spec";
 import { lookupRole, PG_SOCKET_DIR, renderDovecotSql } from "./lookups";
-import { MAIL_LOG } from "./postfix";
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "./postfix";
 import { ConfigPush, commandConnection, type HostConnection } from "./push";
 import { installPackages, script } from "./remote";
 import { fill, ROOT, render } from "./template";
@@ -23,6 +24,7 @@ export const DOVECOT_PACKAGES = [
   "dovecot-lmtpd",
   "dovecot-pgsql",
   "dovecot-sieve",
+  "dovecot-submissiond",
 ] as const;
 
 /** The fragments of files/dovecot/conf.d that dovecot.conf includes, in order. */
@@ -33,6 +35,7 @@ export const DOVECOT_FRAGMENTS = [
   "10-master.conf",
   "10-ssl.conf",
   "20-lmtp.conf",
+  "20-submission.conf",
   "90-quota.conf",
   "90-sieve.conf",
 ] as const;
@@ -67,6 +70,8 @@ export interface DovecotConfArgs {
   readonly keyPath: string;
   /** Address named in LMTP rejections. */
   readonly postmaster: string;
+  /** Largest message in bytes, as Postfix's. Default DEFAULT_MESSAGE_SIZE_LIMIT. */
+  readonly messageSizeLimit?: number;
   /** Root of the mailboxes. Default /var/vmail. */
   readonly mailRoot?: string;
   /** uid and gid of the vmail user and group. Default 5000. */
@@ -237,6 +242,12 @@ export function renderDovecotFragment(fragment: DovecotFragment, args: DovecotCo
       return render(source, { certPath: args.certPath, keyPath: args.keyPath });
     case "20-lmtp.conf":
       return render(source, { postmaster: args.postmaster });
+    case "20-submission.conf":
+      return render(source, {
+        relayHost: SUBMISSION_RELAY.host,
+        relayPort: SUBMISSION_RELAY.port,
+        messageSizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
+      });
     case "90-quota.conf":
     case "90-sieve.conf":
       return render(source, {});

@@ -1,7 +1,8 @@
-// Postfix: SMTP in on port 25 for our domains (behind postscreen), submission on 587 (STARTTLS)
-// and 465 (implicit TLS) for logged-in users, delivery to Dovecot over LMTP.
-// Accounts come from the mail database through the pgsql maps of
-// components/lookups.ts; logins are checked by Dovecot's auth socket. Every
+// Postfix: SMTP in on port 25 for our domains (behind postscreen), the mail of
+// logged-in users that Dovecot's submission service (587 and 465) relays to it
+// on loopback, delivery to Dovecot over LMTP. Accounts come from the mail
+// database through the pgsql maps of components/lookups.ts; logins are
+// checked by Dovecot. Every
 // file reaches the host in one ConfigPush, checked with `postfix check`.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -90,9 +91,18 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
   });
 }
 
+/**
+ * Where Dovecot's submission service relays the mail it has accepted: a
+ * Postfix listener on loopback that trusts XCLIENT from this address only.
+ */
+export const SUBMISSION_RELAY = { host: "127.0.0.1", port: 10587 } as const;
+
 /** /etc/postfix/master.cf. Pure. */
 export function renderPostfixMaster(): string {
-  return render("postfix/master.cf", {});
+  return render("postfix/master.cf", {
+    submissionRelay: `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`,
+    submissionRelayHost: SUBMISSION_RELAY.host,
+  });
 }
 
 /** Header checks of the submission services' cleanup. Pure. */

@@ -12,6 +12,7 @@ import {
   renderDovecotLdapSecret,
   validateDovecot,
 } from "../components/dovecot";
+import { DEFAULT_MESSAGE_SIZE_LIMIT, SUBMISSION_RELAY } from "../components/postfix";
 import { flush, parents, recordParents, resources, setup } from "./mocks";
 
 const HEADER = /^# Managed by mailstack \(Pulumi\)\. Do not edit.*\n# Source: files\/dovecot\/\S+\n/;
@@ -72,6 +73,24 @@ describe("dovecot rendered files", () => {
       .map((l) => l.replace("!include conf.d/", ""));
     expect(includes).toEqual([...DOVECOT_FRAGMENTS]);
     for (const f of dovecotFiles(ARGS, DATABASE_SPEC)) expect(f.content, f.path).toMatch(HEADER);
+  });
+
+  it("submission on 587 (STARTTLS) and 465 (TLS), relayed to Postfix's loopback listener with XCLIENT", () => {
+    const s = all();
+    expect(renderDovecotConf()).toMatch(/^protocols = imap pop3 submission lmtp$/m);
+    expect(s.get("service submission-login/inet_listener submission/port")).toBe("587");
+    expect(s.get("service submission-login/inet_listener submissions/port")).toBe("465");
+    expect(s.get("service submission-login/inet_listener submissions/ssl")).toBe("yes");
+    expect(s.get("ssl")).toBe("required");
+    expect(s.get("submission_relay_host")).toBe(SUBMISSION_RELAY.host);
+    expect(s.get("submission_relay_port")).toBe(String(SUBMISSION_RELAY.port));
+    expect(s.get("submission_relay_trusted")).toBe("yes");
+    // The same limit as Postfix's, whichever is set.
+    expect(s.get("submission_max_mail_size")).toBe(String(DEFAULT_MESSAGE_SIZE_LIMIT));
+    const small = settings(
+      renderDovecotFragment("20-submission.conf", { ...ARGS, messageSizeLimit: 2 ** 21 }),
+    );
+    expect(small.get("submission_max_mail_size")).toBe("2097152");
   });
 
   it("IMAPS and POP3S only: the plaintext listeners are off", () => {
