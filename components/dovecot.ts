@@ -13,7 +13,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_SPEC, type DatabaseSpec } from "./database-spec";
 import { lookupRole, PG_SOCKET_DIR, renderDovecotSql } from "./lookups";
 import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "./postfix";
-import { ConfigPush, commandConnection, type HostConnection } from "./push";
+import { RSPAMD_CONTROLLER } from "./rspamd";
+import { ConfigPush, commandConnection, type HostConnection, shellQuote } from "./push";
 import { installPackages, script } from "./remote";
 import { fill, ROOT, render } from "./template";
 
@@ -249,13 +250,30 @@ export function renderDovecotFragment(fragment: DovecotFragment, args: DovecotCo
         messageSizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
       });
     case "90-quota.conf":
-    case "90-sieve.conf":
       return render(source, {});
+    case "90-sieve.conf":
+      return render(source, { sieveDir: SIEVE_DIR });
     default: {
       const never: never = fragment;
       throw new Error(`unknown dovecot fragment ${never}`);
     }
   }
+}
+
+/** Where the global Sieve scripts and their one pipe program live. */
+export const SIEVE_DIR = "/etc/dovecot/sieve";
+
+/** What the global scripts may use beyond the defaults, for sievec. */
+const SIEVEC_EXTENSIONS = "+vnd.dovecot.pipe +vnd.dovecot.environment +imapsieve";
+
+/** The global Sieve scripts: spam into Junk on delivery, Bayes training on moves. */
+export const SIEVE_SCRIPTS = ["spam-to-junk.sieve", "learn-spam.sieve", "learn-ham.sieve"] as const;
+
+/** The program the training scripts pipe messages to; it starts with its interpreter line. Pure. */
+export function renderRspamdLearn(): string {
+  return `#!/bin/sh\n${render("dovecot/sieve/rspamd-learn", {
+    controller: `${RSPAMD_CONTROLLER.host}:${RSPAMD_CONTROLLER.port}`,
+  })}`;
 }
 
 /** Every file of the Dovecot push. Pure. */
@@ -283,6 +301,8 @@ export function dovecotFiles(
           content: renderDovecotLdapFragment(f, ldap),
         }))
       : []),
+    ...SIEVE_SCRIPTS.map((f) => ({ path: `${SIEVE_DIR}/${f}`, content: render(`dovecot/sieve/${f}`, {}) })),
+    { path: `${SIEVE_DIR}/bin/rspamd-learn`, content: renderRspamdLearn(), mode: "0755" },
     // No password in it (peer authentication); only Dovecot needs to read it.
     authFile(
       "/etc/dovecot/dovecot-sql.conf.ext",
@@ -379,7 +399,14 @@ export class Dovecot extends pulumi.ComponentResource {
         // doveconf parses everything dovecot.conf includes and reads the
         // certificate and key, as Dovecot itself would at start.
         check: ["doveconf -n >/dev/null"],
-        reload: { service: "dovecot", action: "reload" },
+        // The global scripts are compiled here, as root: the mail user that
+        // runs them cannot write next to them. sievec reads the new files
+        // (-c; by default it asks the running Dovecot, which still has the old
+        // ones) and, not knowing a script is global or runs in IMAP, is told
+        // the extensions those get.
+        reload: {
+          command: `${SIEVE_SCRIPTS.map((f) => `sievec -c /etc/dovecot/dovecot.conf -o ${shellQuote(`sieve_extensions=${SIEVEC_EXTENSIONS}`)} ${SIEVE_DIR}/${f}`).join(" && ")} && svc reload dovecot`,
+        },
         // Postfix cannot deliver or log anyone in without these two.
         verify: [
           `for i in $(seq 50); do ${sockets.map((s) => `[ -S ${s} ]`).join(" && ")} && exit 0; sleep 0.2; done; echo "Dovecot's sockets for Postfix are missing" >&2; exit 1`,

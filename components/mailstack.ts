@@ -2,11 +2,13 @@
 // config into the per-concern components and gathers the audit outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { MAIL_PORTS, type StackConfig } from "../config";
+import { Clamav } from "./clamav";
 import { MailDatabase } from "./database";
 import { Dovecot } from "./dovecot";
 import { MailHost, type OpenPort } from "./host";
 import { Postfix } from "./postfix";
 import type { HostConnection } from "./push";
+import { RSPAMD_MILTER, Rspamd } from "./rspamd";
 import { BootstrapCertificate } from "./tls";
 import type { TunnelOpener } from "./tunnel";
 
@@ -87,6 +89,25 @@ export class MailStack extends pulumi.ComponentResource {
     // directory and belong to the postfix user, which its package makes.
     // Postfix itself starts without them; mail that arrives in between waits
     // in its queue.
+    // The filter before Postfix, which hands it every message from the start.
+    const clamav = new Clamav(
+      `${name}-clamav`,
+      { connection, updates: cfg.filter.clamavUpdates, dependsOn: [...host.ready] },
+      { parent: this },
+    );
+    const rspamd = new Rspamd(
+      `${name}-rspamd`,
+      {
+        connection,
+        actions: cfg.filter.actions,
+        greylisting: cfg.filter.greylisting,
+        networkChecks: cfg.filter.networkChecks,
+        testPatterns: cfg.filter.testPatterns,
+        dependsOn: [clamav.ready],
+      },
+      { parent: this },
+    );
+
     const postfix = new Postfix(
       `${name}-postfix`,
       {
@@ -94,7 +115,8 @@ export class MailStack extends pulumi.ComponentResource {
         hostname: cfg.hostname,
         certPath: tls.certPath,
         keyPath: tls.keyPath,
-        dependsOn: [database, tls.ready],
+        milter: RSPAMD_MILTER,
+        dependsOn: [database, tls.ready, rspamd.ready],
       },
       { parent: this },
     );

@@ -43,6 +43,8 @@ export interface PostfixMainArgs {
    * Default none: a host without outside DNS would only time out.
    */
   readonly dnsblSites?: readonly string[];
+  /** The filter's milter, as host:port on loopback. Default none: mail is not filtered. */
+  readonly milter?: { readonly host: string; readonly port: number };
 }
 
 export interface PostfixArgs extends PostfixMainArgs {
@@ -88,6 +90,16 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
     postscreenDnsblSites: dnsblSites.join(", "),
     postscreenGreetWait:
       dnsblSites.length > 0 ? POSTSCREEN_GREET_WAIT.withDnsbl : POSTSCREEN_GREET_WAIT.withoutDnsbl,
+    milters: args.milter
+      ? [
+          `smtpd_milters = inet:${args.milter.host}:${args.milter.port}`,
+          "non_smtpd_milters = $smtpd_milters",
+          "milter_protocol = 6",
+          "milter_default_action = tempfail",
+          // The login of a submission, so the filter knows mail as outbound (and signs it).
+          "milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}",
+        ].join("\n")
+      : "# No filter configured.",
   });
 }
 

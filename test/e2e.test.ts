@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
+import { registerFilterTests } from "./filter-contract";
 import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
 import { registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
@@ -132,6 +133,7 @@ describe("sandbox deployment through the real engine", () => {
   registerLookupTests(ssh);
   // Real mail through the deployed Postfix and Dovecot (test/mail-contract.ts).
   registerMailTests(ssh, sb.SANDBOX_HOST ?? "");
+  registerFilterTests(ssh, sb.SANDBOX_HOST ?? "");
   // Hybrid LDAP/local authentication and its fallback rules (test/ldap-contract.ts).
   registerLdapTests(ssh, sb.SANDBOX_HOST ?? "");
 

@@ -14,12 +14,12 @@ const STEP = 60_000;
 const RUN = randomBytes(4).toString("hex");
 const VMAIL = "/var/vmail";
 
-interface Client {
+export interface Client {
   code: number | null;
   out: string;
 }
 
-function tool(cmd: string, args: readonly string[]): Client {
+export function tool(cmd: string, args: readonly string[]): Client {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
   if (r.error) {
     throw new Error(
@@ -30,7 +30,7 @@ function tool(cmd: string, args: readonly string[]): Client {
 }
 
 /** Server replies in a swaks transcript: "<-" plain, "<~" over TLS, "<**" and "<~*" errors. */
-const replies = (t: Client): string[] =>
+export const replies = (t: Client): string[] =>
   t.out
     .split("\n")
     .filter((l) => /^<[-~*]\*? /.test(l))
