@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_SPAM_ACTIONS, type SpamActions, validateSpamActions } from "./components/rspamd";
 
 export const NAMESPACE = "mailstack";
 
@@ -238,6 +239,41 @@ export const CONFIG_KEYS = {
       'PEM private keys of the DKIM selectors with source import, "domain/selector" -> key (RSA of 2048 bits or more, or Ed25519). Secret.',
     example: "--secret --path 'dkimPrivateKeys[\"tlabs.team/s2026a\"]' < s2026a.pem",
   },
+  spamActions: {
+    type: "object",
+    default: {},
+    description:
+      'Rspamd score thresholds, each optional: {"reject": 15, "addHeader": 6, "greylist": 4} (the defaults). addHeader files a message into Junk; reject null never rejects on score (viruses and GTUBE still are).',
+    example: "--path 'spamActions.reject' 20",
+  },
+  greylisting: {
+    type: "boolean",
+    default: true,
+    description:
+      "Defer a message scoring at least spamActions.greylist once, until its sender retries. Default true.",
+    example: "false",
+  },
+  spamNetworkChecks: {
+    type: "boolean",
+    default: true,
+    description:
+      "Rspamd's checks that ask outside servers: DNS blocklists, fuzzy hashes, ASN, URL redirectors. Default true; the offline sandbox turns them off.",
+    example: "false",
+  },
+  spamTestPatterns: {
+    type: "boolean",
+    default: false,
+    description:
+      "Also act on Rspamd's GTUBE variants for add header (YJS*...), so that filing into Junk can be tested end to end. They let a sender pick the outcome: never in production. Default false.",
+    example: "true",
+  },
+  clamavUpdates: {
+    type: "boolean",
+    default: true,
+    description:
+      "freshclam keeps ClamAV's signatures current (the first up waits for the download). Default true; false loads only the project's EICAR test signature (the offline sandbox).",
+    example: "false",
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -363,6 +399,16 @@ export interface StackConfig {
    * checked (validateDkimPrivateKeys) when the secret resolves.
    */
   readonly dkimPrivateKeys: pulumi.Output<Readonly<Record<string, string>>>;
+  readonly filter: FilterConfig;
+}
+
+/** Rspamd and ClamAV. */
+export interface FilterConfig {
+  readonly actions: SpamActions;
+  readonly greylisting: boolean;
+  readonly networkChecks: boolean;
+  readonly testPatterns: boolean;
+  readonly clamavUpdates: boolean;
 }
 
 /** sshd keywords the stack sets itself; sshdOptions may not override them. */
@@ -580,6 +626,11 @@ export function parseConfig(raw: RawConfig): StackConfig {
   );
   const adminEmail = str("adminEmail", "", addressProblem);
   const unattendedUpgrades = bool("unattendedUpgrades", true);
+  const spamActions = parseSpamActions(get("spamActions"), (why) => bad("spamActions", why));
+  const greylisting = bool("greylisting", true);
+  const spamNetworkChecks = bool("spamNetworkChecks", true);
+  const spamTestPatterns = bool("spamTestPatterns", false);
+  const clamavUpdates = bool("clamavUpdates", true);
   const domains = parseDomains(get("domains"), (why) => bad("domains", why));
   const sshdOptions = parseSshdOptions(get("sshdOptions"), (why) => bad("sshdOptions", why));
   const os = str("os", "debian12", (v) =>
@@ -650,7 +701,45 @@ export function parseConfig(raw: RawConfig): StackConfig {
         throw err instanceof ConfigError ? new pulumi.RunError(err.message) : err;
       }
     }),
+    filter: {
+      actions: spamActions,
+      greylisting,
+      networkChecks: spamNetworkChecks,
+      testPatterns: spamTestPatterns,
+      clamavUpdates,
+    },
   };
+}
+
+/** mailstack:spamActions: the three thresholds, each a positive score (reject may be null). */
+function parseSpamActions(value: string | undefined, bad: (why: string) => void): SpamActions {
+  if (value === undefined) return DEFAULT_SPAM_ACTIONS;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    bad('is not an object such as {"reject": 15, "addHeader": 6, "greylist": 4}');
+    return DEFAULT_SPAM_ACTIONS;
+  }
+  const given = parsed as Record<string, unknown>;
+  const unknown = Object.keys(given).filter((k) => !["reject", "addHeader", "greylist"].includes(k));
+  if (unknown.length > 0) {
+    bad(`has ${unknown.map((k) => `"${k}"`).join(", ")}; the thresholds are reject, addHeader and greylist`);
+    return DEFAULT_SPAM_ACTIONS;
+  }
+  const actions = { ...DEFAULT_SPAM_ACTIONS, ...given } as SpamActions;
+  try {
+    validateSpamActions(actions);
+  } catch (e) {
+    bad(
+      `is not usable: ${(e as Error).message.replace(/^spam actions: /, "").replace(/ \(mailstack:spamActions.*$/, "")}`,
+    );
+    return DEFAULT_SPAM_ACTIONS;
+  }
+  return actions;
 }
 
 const DN = /^\w+=[^,]+(,\w+=[^,]+)*$/;

@@ -30,4 +30,5 @@ export const os = stack.os;
 export const versions = stack.versions;
 export const database = stack.database;
 export const migrations = stack.migrations;
+export const dkimRecords = stack.dkimRecords;
 export const mailstackVersion: string = require("./package.json").version;

@@ -1,5 +1,6 @@
 // Dovecot: the mailboxes. IMAPS and POP3S for clients, LMTP for Postfix's
-// deliveries and the auth socket for Postfix's submission logins, all against
+// deliveries, submission on 587 and 465 (relayed to Postfix on loopback) and
+// the auth socket Postfix checks that relay's logins with, all against
 // the mail database (dovecot-sql.conf.ext from components/lookups.ts). Maildir
 // per user, owned by one OS user, vmail. Every file reaches the host in one
 // ConfigPush, checked with `doveconf -n`. Domains with auth_type ldap log in
@@ -11,9 +12,10 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_SPEC, type DatabaseSpec } from "./database-spec";
 import { lookupRole, PG_SOCKET_DIR, renderDovecotSql } from "./lookups";
-import { MAIL_LOG } from "./postfix";
-import { ConfigPush, commandConnection, type HostConnection } from "./push";
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "./postfix";
+import { ConfigPush, commandConnection, type HostConnection, shellQuote } from "./push";
 import { installPackages, script } from "./remote";
+import { RSPAMD_CONTROLLER } from "./rspamd";
 import { fill, ROOT, render } from "./template";
 
 export const DOVECOT_PACKAGES = [
@@ -23,6 +25,7 @@ export const DOVECOT_PACKAGES = [
   "dovecot-lmtpd",
   "dovecot-pgsql",
   "dovecot-sieve",
+  "dovecot-submissiond",
 ] as const;
 
 /** The fragments of files/dovecot/conf.d that dovecot.conf includes, in order. */
@@ -33,6 +36,7 @@ export const DOVECOT_FRAGMENTS = [
   "10-master.conf",
   "10-ssl.conf",
   "20-lmtp.conf",
+  "20-submission.conf",
   "90-quota.conf",
   "90-sieve.conf",
 ] as const;
@@ -67,6 +71,8 @@ export interface DovecotConfArgs {
   readonly keyPath: string;
   /** Address named in LMTP rejections. */
   readonly postmaster: string;
+  /** Largest message in bytes, as Postfix's. Default DEFAULT_MESSAGE_SIZE_LIMIT. */
+  readonly messageSizeLimit?: number;
   /** Root of the mailboxes. Default /var/vmail. */
   readonly mailRoot?: string;
   /** uid and gid of the vmail user and group. Default 5000. */
@@ -237,14 +243,37 @@ export function renderDovecotFragment(fragment: DovecotFragment, args: DovecotCo
       return render(source, { certPath: args.certPath, keyPath: args.keyPath });
     case "20-lmtp.conf":
       return render(source, { postmaster: args.postmaster });
+    case "20-submission.conf":
+      return render(source, {
+        relayHost: SUBMISSION_RELAY.host,
+        relayPort: SUBMISSION_RELAY.port,
+        messageSizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
+      });
     case "90-quota.conf":
-    case "90-sieve.conf":
       return render(source, {});
+    case "90-sieve.conf":
+      return render(source, { sieveDir: SIEVE_DIR });
     default: {
       const never: never = fragment;
       throw new Error(`unknown dovecot fragment ${never}`);
     }
   }
+}
+
+/** Where the global Sieve scripts and their one pipe program live. */
+export const SIEVE_DIR = "/etc/dovecot/sieve";
+
+/** What the global scripts may use beyond the defaults, for sievec. */
+const SIEVEC_EXTENSIONS = "+vnd.dovecot.pipe +vnd.dovecot.environment +imapsieve";
+
+/** The global Sieve scripts: spam into Junk on delivery, Bayes training on moves. */
+export const SIEVE_SCRIPTS = ["spam-to-junk.sieve", "learn-spam.sieve", "learn-ham.sieve"] as const;
+
+/** The program the training scripts pipe messages to; it starts with its interpreter line. Pure. */
+export function renderRspamdLearn(): string {
+  return `#!/bin/sh\n${render("dovecot/sieve/rspamd-learn", {
+    controller: `${RSPAMD_CONTROLLER.host}:${RSPAMD_CONTROLLER.port}`,
+  })}`;
 }
 
 /** Every file of the Dovecot push. Pure. */
@@ -272,6 +301,8 @@ export function dovecotFiles(
           content: renderDovecotLdapFragment(f, ldap),
         }))
       : []),
+    ...SIEVE_SCRIPTS.map((f) => ({ path: `${SIEVE_DIR}/${f}`, content: render(`dovecot/sieve/${f}`, {}) })),
+    { path: `${SIEVE_DIR}/bin/rspamd-learn`, content: renderRspamdLearn(), mode: "0755" },
     // No password in it (peer authentication); only Dovecot needs to read it.
     authFile(
       "/etc/dovecot/dovecot-sql.conf.ext",
@@ -368,7 +399,14 @@ export class Dovecot extends pulumi.ComponentResource {
         // doveconf parses everything dovecot.conf includes and reads the
         // certificate and key, as Dovecot itself would at start.
         check: ["doveconf -n >/dev/null"],
-        reload: { service: "dovecot", action: "reload" },
+        // The global scripts are compiled here, as root: the mail user that
+        // runs them cannot write next to them. sievec reads the new files
+        // (-c; by default it asks the running Dovecot, which still has the old
+        // ones) and, not knowing a script is global or runs in IMAP, is told
+        // the extensions those get.
+        reload: {
+          command: `${SIEVE_SCRIPTS.map((f) => `sievec -c /etc/dovecot/dovecot.conf -o ${shellQuote(`sieve_extensions=${SIEVEC_EXTENSIONS}`)} ${SIEVE_DIR}/${f}`).join(" && ")} && svc reload dovecot`,
+        },
         // Postfix cannot deliver or log anyone in without these two.
         verify: [
           `for i in $(seq 50); do ${sockets.map((s) => `[ -S ${s} ]`).join(" && ")} && exit 0; sleep 0.2; done; echo "Dovecot's sockets for Postfix are missing" >&2; exit 1`,

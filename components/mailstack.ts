@@ -2,11 +2,14 @@
 // config into the per-concern components and gathers the audit outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { MAIL_PORTS, type StackConfig } from "../config";
+import { Clamav } from "./clamav";
 import { MailDatabase } from "./database";
+import { DkimKeys, dkimRecords } from "./dkim";
 import { Dovecot } from "./dovecot";
 import { MailHost, type OpenPort } from "./host";
 import { Postfix } from "./postfix";
 import type { HostConnection } from "./push";
+import { RSPAMD_MILTER, Rspamd } from "./rspamd";
 import { BootstrapCertificate } from "./tls";
 import type { TunnelOpener } from "./tunnel";
 
@@ -35,6 +38,10 @@ export class MailStack extends pulumi.ComponentResource {
   readonly versions: pulumi.Output<Record<string, string>>;
   readonly database: { readonly mode: string; readonly postgresVersion: number };
   readonly migrations: pulumi.Output<string>;
+  /** Every published DKIM selector's TXT record, for DNS; the signing ones marked. */
+  readonly dkimRecords: pulumi.Output<
+    { readonly name: string; readonly value: string; readonly signing: boolean }[]
+  >;
 
   constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:index:MailStack", name, {}, opts);
@@ -87,6 +94,31 @@ export class MailStack extends pulumi.ComponentResource {
     // directory and belong to the postfix user, which its package makes.
     // Postfix itself starts without them; mail that arrives in between waits
     // in its queue.
+    // The filter before Postfix, which hands it every message from the start.
+    const clamav = new Clamav(
+      `${name}-clamav`,
+      { connection, updates: cfg.filter.clamavUpdates, dependsOn: [...host.ready] },
+      { parent: this },
+    );
+    const dkim = new DkimKeys(
+      `${name}-dkim`,
+      { domains: cfg.dkim, importedKeys: cfg.dkimPrivateKeys },
+      { parent: this },
+    );
+    const rspamd = new Rspamd(
+      `${name}-rspamd`,
+      {
+        connection,
+        dkimKeys: dkim.keys,
+        actions: cfg.filter.actions,
+        greylisting: cfg.filter.greylisting,
+        networkChecks: cfg.filter.networkChecks,
+        testPatterns: cfg.filter.testPatterns,
+        dependsOn: [clamav.ready],
+      },
+      { parent: this },
+    );
+
     const postfix = new Postfix(
       `${name}-postfix`,
       {
@@ -94,7 +126,8 @@ export class MailStack extends pulumi.ComponentResource {
         hostname: cfg.hostname,
         certPath: tls.certPath,
         keyPath: tls.keyPath,
-        dependsOn: [database, tls.ready],
+        milter: RSPAMD_MILTER,
+        dependsOn: [database, tls.ready, rspamd.ready],
       },
       { parent: this },
     );
@@ -131,9 +164,19 @@ export class MailStack extends pulumi.ComponentResource {
     this.versions = host.versions;
     this.database = { mode: cfg.database.mode, postgresVersion: database.postgresVersion };
     this.migrations = database.migrations;
+    this.dkimRecords = pulumi.all(
+      dkimRecords(dkim.keys).map((r) =>
+        r.value.apply((value) => ({
+          name: r.name,
+          value,
+          signing: dkim.keys.some((k) => k.domain === r.domain && k.selector === r.selector && k.signing),
+        })),
+      ),
+    );
     this.registerOutputs({
       database: this.database,
       migrations: this.migrations,
+      dkimRecords: this.dkimRecords,
       host: this.host,
       hostname: this.hostname,
       openPorts: this.openPorts,

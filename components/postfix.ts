@@ -1,7 +1,8 @@
-// Postfix: SMTP in on port 25 for our domains (behind postscreen), submission on 587 (STARTTLS)
-// and 465 (implicit TLS) for logged-in users, delivery to Dovecot over LMTP.
-// Accounts come from the mail database through the pgsql maps of
-// components/lookups.ts; logins are checked by Dovecot's auth socket. Every
+// Postfix: SMTP in on port 25 for our domains (behind postscreen), the mail of
+// logged-in users that Dovecot's submission service (587 and 465) relays to it
+// on loopback, delivery to Dovecot over LMTP. Accounts come from the mail
+// database through the pgsql maps of components/lookups.ts; logins are
+// checked by Dovecot. Every
 // file reaches the host in one ConfigPush, checked with `postfix check`.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -42,6 +43,8 @@ export interface PostfixMainArgs {
    * Default none: a host without outside DNS would only time out.
    */
   readonly dnsblSites?: readonly string[];
+  /** The filter's milter, as host:port on loopback. Default none: mail is not filtered. */
+  readonly milter?: { readonly host: string; readonly port: number };
 }
 
 export interface PostfixArgs extends PostfixMainArgs {
@@ -87,12 +90,31 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
     postscreenDnsblSites: dnsblSites.join(", "),
     postscreenGreetWait:
       dnsblSites.length > 0 ? POSTSCREEN_GREET_WAIT.withDnsbl : POSTSCREEN_GREET_WAIT.withoutDnsbl,
+    milters: args.milter
+      ? [
+          `smtpd_milters = inet:${args.milter.host}:${args.milter.port}`,
+          "non_smtpd_milters = $smtpd_milters",
+          "milter_protocol = 6",
+          "milter_default_action = tempfail",
+          // The login of a submission, so the filter knows mail as outbound (and signs it).
+          "milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}",
+        ].join("\n")
+      : "# No filter configured.",
   });
 }
 
+/**
+ * Where Dovecot's submission service relays the mail it has accepted: a
+ * Postfix listener on loopback that trusts XCLIENT from this address only.
+ */
+export const SUBMISSION_RELAY = { host: "127.0.0.1", port: 10587 } as const;
+
 /** /etc/postfix/master.cf. Pure. */
 export function renderPostfixMaster(): string {
-  return render("postfix/master.cf", {});
+  return render("postfix/master.cf", {
+    submissionRelay: `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`,
+    submissionRelayHost: SUBMISSION_RELAY.host,
+  });
 }
 
 /** Header checks of the submission services' cleanup. Pure. */

@@ -10,7 +10,7 @@ phase() { printf '\n== %s (%ss)\n' "$1" $(($(date +%s) - start)); }
 phase "dependencies"
 [ "$(id -u)" = 0 ] || { echo "run the suite as root: it builds network namespaces and a chroot" >&2; exit 1; }
 # Needed here: shellcheck for the scripts, ldap-utils, swaks and curl as the
-# test clients of the LDAP host and the mail services, and PostgreSQL 15 for the throwaway clusters of the
+# test clients of the LDAP host and the mail services, dkimpy for DKIM, and PostgreSQL 15 for the throwaway clusters of the
 # database tests (test/pg.ts starts its own; the system cluster is not used).
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
@@ -18,6 +18,9 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v ldapwhoami >/dev/null || missing+=(ldap-utils)
 command -v swaks >/dev/null || missing+=(swaks)
 command -v curl >/dev/null || missing+=(curl)
+# DKIM: dkimpy verifies, against records a throwaway dnsmasq serves (dnsmasq-base
+# comes with the sandbox's own packages).
+/usr/bin/python3 -c 'import dkim, dns.resolver' 2>/dev/null || missing+=(python3-dkim python3-dnspython)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

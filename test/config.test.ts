@@ -796,3 +796,33 @@ describe("Pulumi.yaml", () => {
     ]);
   });
 });
+
+describe("filter settings", () => {
+  it("default to Rspamd's thresholds, greylisting on, network checks and freshclam on, no test patterns", () => {
+    expect(parseConfig(raw({})).filter).toEqual({
+      actions: { reject: 15, addHeader: 6, greylist: 4 },
+      greylisting: true,
+      networkChecks: true,
+      testPatterns: false,
+      clamavUpdates: true,
+    });
+  });
+
+  it("take partial thresholds over the defaults, and reject null", () => {
+    const cfg = parseConfig(raw({ spamActions: '{"reject": null, "addHeader": 8}', greylisting: "false" }));
+    expect(cfg.filter.actions).toEqual({ reject: null, addHeader: 8, greylist: 4 });
+    expect(cfg.filter.greylisting).toBe(false);
+  });
+
+  it("refuse unknown or disordered thresholds, naming the key and the fix", () => {
+    expect(problems({ spamActions: '{"rejct": 10}' })).toEqual([
+      expect.stringMatching(
+        /^mailstack:spamActions has "rejct"; the thresholds are reject, addHeader and greylist\. Fix: /,
+      ),
+    ]);
+    expect(problems({ spamActions: '{"reject": 5}' })).toEqual([
+      expect.stringMatching(/^mailstack:spamActions is not usable: addHeader must be below reject\. Fix: /),
+    ]);
+    expect(problems({ spamActions: "[1]" })[0]).toMatch(/^mailstack:spamActions is not an object/);
+  });
+});

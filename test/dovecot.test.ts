@@ -10,8 +10,10 @@ import {
   renderDovecotConf,
   renderDovecotFragment,
   renderDovecotLdapSecret,
+  SIEVE_SCRIPTS,
   validateDovecot,
 } from "../components/dovecot";
+import { DEFAULT_MESSAGE_SIZE_LIMIT, SUBMISSION_RELAY } from "../components/postfix";
 import { flush, parents, recordParents, resources, setup } from "./mocks";
 
 const HEADER = /^# Managed by mailstack \(Pulumi\)\. Do not edit.*\n# Source: files\/dovecot\/\S+\n/;
@@ -71,7 +73,28 @@ describe("dovecot rendered files", () => {
       .filter((l) => l.startsWith("!include"))
       .map((l) => l.replace("!include conf.d/", ""));
     expect(includes).toEqual([...DOVECOT_FRAGMENTS]);
-    for (const f of dovecotFiles(ARGS, DATABASE_SPEC)) expect(f.content, f.path).toMatch(HEADER);
+    for (const f of dovecotFiles(ARGS, DATABASE_SPEC)) {
+      // The pipe program starts with its interpreter line, then the header.
+      expect(f.content.replace(/^#!\/bin\/sh\n/, ""), f.path).toMatch(HEADER);
+    }
+  });
+
+  it("submission on 587 (STARTTLS) and 465 (TLS), relayed to Postfix's loopback listener with XCLIENT", () => {
+    const s = all();
+    expect(renderDovecotConf()).toMatch(/^protocols = imap pop3 submission lmtp$/m);
+    expect(s.get("service submission-login/inet_listener submission/port")).toBe("587");
+    expect(s.get("service submission-login/inet_listener submissions/port")).toBe("465");
+    expect(s.get("service submission-login/inet_listener submissions/ssl")).toBe("yes");
+    expect(s.get("ssl")).toBe("required");
+    expect(s.get("submission_relay_host")).toBe(SUBMISSION_RELAY.host);
+    expect(s.get("submission_relay_port")).toBe(String(SUBMISSION_RELAY.port));
+    expect(s.get("submission_relay_trusted")).toBe("yes");
+    // The same limit as Postfix's, whichever is set.
+    expect(s.get("submission_max_mail_size")).toBe(String(DEFAULT_MESSAGE_SIZE_LIMIT));
+    const small = settings(
+      renderDovecotFragment("20-submission.conf", { ...ARGS, messageSizeLimit: 2 ** 21 }),
+    );
+    expect(small.get("submission_max_mail_size")).toBe("2097152");
   });
 
   it("IMAPS and POP3S only: the plaintext listeners are off", () => {
@@ -250,11 +273,16 @@ describe("Dovecot component", () => {
     const stdin = resources.get("mail-dovecot-config-apply")?.inputs.stdin as string;
     expect(typeof stdin).toBe("string");
     expect(stdin).toContain("\ncheck doveconf -n >/dev/null\n");
-    expect(stdin).toContain("\nreload svc reload dovecot\n");
+    // The global Sieve scripts are compiled against the new files, then Dovecot reloads.
+    expect(stdin).toMatch(
+      /\nreload sievec -c \/etc\/dovecot\/dovecot\.conf .*spam-to-junk\.sieve && .* && svc reload dovecot\n/,
+    );
     const files = stdin.split("\n").filter((l) => l.startsWith("file "));
     expect(files.map((l) => l.split(" ").slice(1, 5).join(" "))).toEqual([
       "/etc/dovecot/dovecot.conf root root 0644",
       ...DOVECOT_FRAGMENTS.map((f) => `/etc/dovecot/conf.d/${f} root root 0644`),
+      ...SIEVE_SCRIPTS.map((f) => `/etc/dovecot/sieve/${f} root root 0644`),
+      "/etc/dovecot/sieve/bin/rspamd-learn root root 0755",
       "/etc/dovecot/dovecot-sql.conf.ext root dovecot 0640",
     ]);
     expect(stdin).not.toContain("KEY");

@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
+import { registerDkimTests } from "./dkim-contract";
+import { registerFilterTests } from "./filter-contract";
 import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
 import { registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
@@ -132,6 +134,15 @@ describe("sandbox deployment through the real engine", () => {
   registerLookupTests(ssh);
   // Real mail through the deployed Postfix and Dovecot (test/mail-contract.ts).
   registerMailTests(ssh, sb.SANDBOX_HOST ?? "");
+  registerFilterTests(ssh, sb.SANDBOX_HOST ?? "");
+  // DKIM signing, verified against the published keys, and a rotation (test/dkim-contract.ts).
+  registerDkimTests(ssh, sb.SANDBOX_HOST ?? "", {
+    records: async () => (await stack.outputs()).dkimRecords?.value ?? [],
+    signWith: async (selector) => {
+      await stack.setConfig('mailstack:dkim["example.test"].sign', { value: selector }, true);
+      await up();
+    },
+  });
   // Hybrid LDAP/local authentication and its fallback rules (test/ldap-contract.ts).
   registerLdapTests(ssh, sb.SANDBOX_HOST ?? "");
 
@@ -275,6 +286,10 @@ describe("sandbox deployment through the real engine", () => {
         .filter((l) => l.length > 20 && !l.startsWith("-----")),
       // The LDAP bind password, which the stack pushes in a secret file of its own.
       fs.readFileSync(sb.SANDBOX_LDAP_BIND_PW_FILE ?? "", "utf8").trim(),
+      // The DKIM private keys, as the stack wrote them to the host.
+      ...ssh("cat /var/lib/rspamd/dkim/*.key")
+        .out.split("\n")
+        .filter((l) => l.length > 20 && !l.startsWith("-----")),
     ];
     expect(secretLines.length).toBeGreaterThan(0);
     // What an auditor runs; the Automation API's exportStack() would decrypt.
@@ -285,7 +300,10 @@ describe("sandbox deployment through the real engine", () => {
     expect(exported.stdout).toContain('"ciphertext"');
     // Booleans, not toContain: a failing assertion must not print the secret itself.
     const leaks = secretLines.filter((l) => logs.join("").includes(l) || exported.stdout.includes(l));
-    expect(leaks.length, "lines of the deploy key or the LDAP bind password found in plain text").toBe(0);
+    expect(
+      leaks.length,
+      "lines of the deploy key, the LDAP bind password or a DKIM key found in plain text",
+    ).toBe(0);
   });
   // Last: the TLS versions, postscreen, and a mail log with no unexplained
   // errors or warnings after everything above (test/mail-hygiene-contract.ts).

@@ -14,12 +14,12 @@ const STEP = 60_000;
 const RUN = randomBytes(4).toString("hex");
 const VMAIL = "/var/vmail";
 
-interface Client {
+export interface Client {
   code: number | null;
   out: string;
 }
 
-function tool(cmd: string, args: readonly string[]): Client {
+export function tool(cmd: string, args: readonly string[]): Client {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
   if (r.error) {
     throw new Error(
@@ -30,7 +30,7 @@ function tool(cmd: string, args: readonly string[]): Client {
 }
 
 /** Server replies in a swaks transcript: "<-" plain, "<~" over TLS, "<**" and "<~*" errors. */
-const replies = (t: Client): string[] =>
+export const replies = (t: Client): string[] =>
   t.out
     .split("\n")
     .filter((l) => /^<[-~*]\*? /.test(l))
@@ -139,7 +139,7 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
         ...["--port", "587", "--tls", "--from", "someone@outside.test", "--to", "someone@elsewhere.test"],
       ]);
       expect(sub.code).not.toBe(0);
-      expect(replies(sub)).toContainEqual(expect.stringMatching(/^554 5\.7\.1 /));
+      expect(replies(sub)).toContainEqual(expect.stringMatching(/^530 5\.7\.0 Authentication required/));
       expect(replies(sub)).not.toContainEqual(expect.stringMatching(/^250 2\.0\.0 Ok: queued/));
     });
 
@@ -147,9 +147,12 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
       const s = token();
       const t = submit("alice@example.test", "alice-sandbox-pw", "bob@example.test", "bob@example.test", s);
       expect(t.code).not.toBe(0);
-      expect(replies(t)).toContainEqual("235 2.7.0 Authentication successful");
+      expect(replies(t)).toContainEqual(expect.stringMatching(/^235 2\.7\.0 /));
       expect(replies(t)).toContainEqual(
-        expect.stringMatching(/^553 5\.7\.1 <bob@example\.test>: Sender address rejected: not owned by user/),
+        // Dovecot's submission service passes on Postfix's answer, recipient first.
+        expect.stringMatching(
+          /^553 5\.7\.1 (<bob@example\.test> )?<bob@example\.test>: Sender address rejected: not owned by user alice@example\.test$/,
+        ),
       );
       expect(anywhere(s)).toBe("");
     });
@@ -167,7 +170,7 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
       const s = token();
       const t = submit("alice@example.test", "alice-sandbox-pw", "alice@example.test", "bob@example.test", s);
       expect(t.code, t.out).toBe(0);
-      expect(replies(t)).toContainEqual("235 2.7.0 Authentication successful");
+      expect(replies(t)).toContainEqual(expect.stringMatching(/^235 2\.7\.0 /));
       const msg = delivered("bob@example.test", s);
       expect(msg).toContain(`Subject: ${s}`);
       // Only Dovecot's LMTP Received header is left; the submission one named the client.
@@ -196,6 +199,24 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
       expect(replies(t)).toContainEqual(expect.stringMatching(/^535 5\.7\.8 /));
       expect(replies(t)).not.toContainEqual(expect.stringMatching(/^235 /));
       expect(anywhere(s)).toBe("");
+    });
+
+    it("587 and 465 are Dovecot's; Postfix takes its relayed mail on loopback only", () => {
+      const listeners = ssh("ss -Hltnp '( sport = :587 or sport = :465 or sport = :10587 )'")
+        .out.split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => {
+          const local = l.trim().split(/\s+/)[3] ?? "";
+          // Postfix's master owns its listener; an smtpd may hold it too.
+          const names = [...l.matchAll(/\("([^"]+)"/g)].map((m) => m[1]);
+          const proc = names.includes("master") ? "master" : (names[0] ?? "?");
+          return `${local.replace(/^(0\.0\.0\.0|\*|\[::\]):/, "*:")} ${proc}`;
+        });
+      expect([...new Set(listeners)].sort()).toEqual([
+        "*:465 dovecot",
+        "*:587 dovecot",
+        "127.0.0.1:10587 master",
+      ]);
     });
 
     it("no AUTH without TLS: 587 offers it only after STARTTLS, port 25 never", () => {

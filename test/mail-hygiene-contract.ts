@@ -30,28 +30,22 @@ const PROBLEM = /\berror\b|\bfatal\b|\bpanic\b|warning:/i;
  */
 export const MAIL_LOG_ALLOWED: readonly AllowedLogLine[] = [
   {
-    // test/mail-contract.ts "a wrong password is refused with 535", and the
-    // LDAP cases' wrong passwords over submission.
+    // The TLS 1.0/1.1 handshakes below, on port 25: Postfix names the refused version.
     pattern:
-      /postfix\/(submission|smtps)\/smtpd\[\d+\]: warning: \S+\[[0-9a-f.:]+\]: SASL (PLAIN|LOGIN) authentication failed: /,
-    why: "wrong passwords on submission, sent on purpose",
-  },
-  {
-    // The TLS 1.0/1.1 handshakes below: Postfix names the refused version.
-    pattern:
-      /postfix\/((submission|smtps)\/)?smtpd\[\d+\]: warning: TLS library problem: error:0A000102:SSL routines::unsupported protocol:/,
+      /postfix\/smtpd\[\d+\]: warning: TLS library problem: error:0A000102:SSL routines::unsupported protocol:/,
     why: "TLS 1.0/1.1 refused by Postfix, probed on purpose",
   },
   {
     // Its companion line carries no reason; the "TLS library problem" line
     // next to it does, and any other reason there is still flagged.
-    pattern: /postfix\/((submission|smtps)\/)?smtpd\[\d+\]: SSL_accept error from \S+\[[0-9a-f.:]+\]: -1$/,
+    pattern: /postfix\/smtpd\[\d+\]: SSL_accept error from \S+\[[0-9a-f.:]+\]: -1$/,
     why: "the first line of a refused TLS 1.0/1.1 handshake",
   },
   {
-    // Dovecot logs the same refusal at Info level, quoting OpenSSL's "error:" code.
+    // Dovecot (IMAPS, POP3S, submission) logs the same refusal at Info level,
+    // quoting OpenSSL's "error:" code.
     pattern:
-      /(imap|pop3)-login: Info: Disconnected: .*SSL_accept\(\) failed: error:0A000102:SSL routines::unsupported protocol/,
+      /(imap|pop3|submission)-login: Info: Disconnected: .*SSL_accept\(\) failed: error:0A000102:SSL routines::unsupported protocol/,
     why: "TLS 1.0/1.1 refused by Dovecot, probed on purpose",
   },
   {
@@ -61,11 +55,11 @@ export const MAIL_LOG_ALLOWED: readonly AllowedLogLine[] = [
     why: "Dovecot reloaded by the push of an up",
   },
   {
-    // After such a reload the old auth processes live on while Postfix's
-    // submission processes keep their auth-socket connection (up to their
-    // idle timeout), and Dovecot says so once. Nothing is lost.
+    // After such a reload the old processes live on while their clients keep
+    // their connections (up to their idle timeout), and Dovecot says so once.
+    // Nothing is lost.
     pattern: /master: Warning: Processes aren't dying after reload\b/,
-    why: "an up reloaded Dovecot while Postfix held auth connections open",
+    why: "an up reloaded Dovecot while connections to it were open",
   },
   {
     // The pregreet bot below: postscreen refuses its RCPT with "Protocol

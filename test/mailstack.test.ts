@@ -101,8 +101,9 @@ describe("MailStack", () => {
     const commands = [...resources.values()].filter((r) => r.type === "command:remote:Command");
     // host: facts, packages, 5 pushes; database: server, settings, admin password,
     // migrations, accounts, passwords; tls: selfsigned; postfix: preseed, packages,
-    // push; dovecot: packages, vmail, push.
-    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3);
+    // push; dovecot: packages, vmail, push; clamav: packages, signatures, push;
+    // rspamd: packages, DKIM key push, push.
+    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3);
     for (const c of commands) {
       const text = JSON.stringify({ create: c.inputs.create, stdin: c.inputs.stdin });
       expect(text).not.toContain("SECRET-KEY-MATERIAL");

@@ -9,6 +9,7 @@ import {
   renderPostfixMain,
   renderPostfixMaster,
   renderSubmissionHeaderChecks,
+  SUBMISSION_RELAY,
   validatePostfixMain,
 } from "../components/postfix";
 import { MAIL_LOG_ALLOWED, unexpectedLogLines } from "./mail-hygiene-contract";
@@ -112,7 +113,7 @@ describe("postfix rendered files", () => {
   it("master.cf: port 25 is postscreen, which hands clients to smtpd", () => {
     const services = renderPostfixMaster()
       .split("\n")
-      .filter((l) => /^[a-z]/.test(l))
+      .filter((l) => /^[a-z0-9]/.test(l))
       .map((l) => l.split(/\s+/));
     const service = (name: string, type: string) => services.find((f) => f[0] === name && f[1] === type);
     expect(service("smtp", "inet")?.[7]).toBe("postscreen");
@@ -123,30 +124,27 @@ describe("postfix rendered files", () => {
     expect(service("tlsproxy", "unix")?.[7]).toBe("tlsproxy");
     expect(services.filter((f) => f[7] === "smtpd").map((f) => `${f[0]}/${f[1]}`)).toEqual([
       "smtpd/pass",
-      "submission/inet",
-      "smtps/inet",
+      `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}/inet`,
     ]);
   });
 
-  it("master.cf: submission requires STARTTLS and a login that owns the sender; smtps is wrapped", () => {
+  it("master.cf: Dovecot's submissions arrive on loopback, with XCLIENT from loopback only and a login that owns the sender", () => {
     const master = renderPostfixMaster();
-    expect(master).toMatch(/^submission inet\s/m);
-    expect(master).toMatch(/^smtps\s+inet\s/m);
-    const sub = overrides(master, "submission");
-    expect(sub.get("smtpd_tls_security_level")).toBe("encrypt");
+    // 587 and 465 are Dovecot's (files/dovecot/conf.d/20-submission.conf).
+    expect(master).not.toMatch(/^(submission|smtps)\s/m);
+    expect(SUBMISSION_RELAY.host).toBe("127.0.0.1");
+    const sub = overrides(master, `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`);
+    expect(sub.get("smtpd_authorized_xclient_hosts")).toBe("127.0.0.1");
     expect(sub.get("smtpd_sasl_auth_enable")).toBe("yes");
+    expect(sub.get("smtpd_client_restrictions")).toBe("permit_sasl_authenticated,reject");
     expect(sub.get("smtpd_sender_restrictions")).toContain("reject_sender_login_mismatch");
     expect(sub.get("smtpd_relay_restrictions")).toBe("permit_sasl_authenticated,reject");
     expect(sub.get("cleanup_service_name")).toBe("subcleanup");
-    const smtps = overrides(master, "smtps");
-    expect(smtps.get("smtpd_tls_wrappermode")).toBe("yes");
-    expect(smtps.get("smtpd_sender_restrictions")).toContain("reject_sender_login_mismatch");
-    expect(smtps.get("cleanup_service_name")).toBe("subcleanup");
     expect(overrides(master, "subcleanup").get("header_checks")).toBe(
       "regexp:/etc/postfix/submission_header_checks",
     );
     // No service is chrooted: the lookups need PostgreSQL's socket.
-    for (const l of master.split("\n").filter((x) => /^[a-z]/.test(x))) {
+    for (const l of master.split("\n").filter((x) => /^[a-z0-9]/.test(x))) {
       expect(l.split(/\s+/)[4], l).toBe("n");
     }
   });
@@ -182,12 +180,10 @@ describe("the mail log check's allowlist", () => {
   it("passes the lines the suite provokes, and flags the same words for another cause", () => {
     const provoked = [
       line(
-        "postfix/submission/smtpd[7329]: warning: gw.example.test[10.213.0.1]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=alice@example.test",
-      ),
-      line(
         "postfix/smtpd[7698]: warning: TLS library problem: error:0A000102:SSL routines::unsupported protocol:../ssl/statem/statem_srvr.c:1664:",
       ),
-      line("postfix/smtps/smtpd[7698]: SSL_accept error from gw.example.test[10.213.0.1]: -1"),
+      line("postfix/smtpd[7698]: SSL_accept error from gw.example.test[10.213.0.1]: -1"),
+      "Nov 25 07:07:08 submission-login: Info: Disconnected: Connection closed: SSL_accept() failed: error:0A000102:SSL routines::unsupported protocol (no auth attempts in 0 secs): user=<>, rip=10.213.0.1",
       "Nov 25 07:12:11 master: Warning: SIGHUP received - reloading configuration",
       "Nov 25 07:07:08 pop3-login: Info: Disconnected: Connection closed: SSL_accept() failed: error:0A000102:SSL routines::unsupported protocol (no auth attempts in 0 secs): user=<>, rip=10.213.0.1",
       line(
@@ -206,6 +202,9 @@ describe("the mail log check's allowlist", () => {
         "postfix/postscreen[8397]: NOQUEUE: reject: RCPT from [192.0.2.9]:5702: 550 5.5.1 Protocol error; from=<x@y.test>, to=<alice@example.test>, proto=ESMTP, helo=<bot.example>",
       ),
       line("postfix/lmtp[8407]: warning: connect to private/dovecot-lmtp: No such file or directory"),
+      line(
+        "postfix/submission/smtpd[7329]: warning: gw.example.test[10.213.0.1]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=alice@example.test",
+      ),
       "Nov 25 07:08:00 auth: Error: ldap(carol@corp.example.test): Connection lost",
       line("postfix/master[2756]: fatal: bind 0.0.0.0 port 25: Address already in use"),
     ];

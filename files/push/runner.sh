@@ -29,6 +29,8 @@ svc() {
 export -f svc die
 
 # One push at a time per host: two pushes reloading one daemon must not interleave.
+# Checks, reloads and verifications run with fd 9 closed, so that a daemon a
+# reload starts (clamd keeps inherited descriptors) never holds the lock.
 mkdir -p /run/lock
 exec 9>/run/lock/mailstack-push.lock
 flock -w 600 9 || die "another push held the lock for 10 minutes"
@@ -110,7 +112,7 @@ if [ ${#checks[@]} -gt 0 ]; then
   isolate=(unshare --mount --propagation private)
   "${isolate[@]}" true 2>/dev/null || isolate=(unshare --mount --propagation unchanged)
   for c in "${checks[@]}"; do
-    if ! out=$("${isolate[@]}" bash -c "${binds}${c}" 2>&1); then
+    if ! out=$("${isolate[@]}" bash -c "${binds}${c}" 2>&1 9>&-); then
       cleanup_created
       die "$name: check failed, nothing changed: $c"$'\n'"$out"
     fi
@@ -136,17 +138,17 @@ rollback() {
   for i in "${changed[@]}"; do
     if [ -e "$work/backup/f$i" ]; then swap_in "$i" "$work/backup/f$i"; else rm -f "${paths[$i]}"; fi
   done
-  if [ -n "$reload" ]; then bash -c "$reload" >/dev/null 2>&1 || true; fi
+  if [ -n "$reload" ]; then bash -c "$reload" >/dev/null 2>&1 9>&- || true; fi
 }
 
 # 4. Reload the service, then run the post-reload checks. 5. Any failure puts
 # the previous files back and reloads again, so the service keeps its old config.
-if [ -n "$reload" ] && ! out=$(bash -c "$reload" 2>&1); then
+if [ -n "$reload" ] && ! out=$(bash -c "$reload" 2>&1 9>&-); then
   rollback
   die "$name: reload failed, previous files restored: $reload"$'\n'"$out"
 fi
 for v in "${verifies[@]}"; do
-  if ! out=$(bash -c "$v" 2>&1); then
+  if ! out=$(bash -c "$v" 2>&1 9>&-); then
     rollback
     die "$name: verification failed after reload, previous files restored: $v"$'\n'"$out"
   fi
