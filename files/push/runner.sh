@@ -138,17 +138,22 @@ rollback() {
   for i in "${changed[@]}"; do
     if [ -e "$work/backup/f$i" ]; then swap_in "$i" "$work/backup/f$i"; else rm -f "${paths[$i]}"; fi
   done
-  if [ -n "$reload" ]; then bash -c "$reload" >/dev/null 2>&1 9>&- || true; fi
+  if [ -n "$reload" ]; then bash -c "$reload" </dev/null >/dev/null 2>&1 9>&- || true; fi
 }
 
 # 4. Reload the service, then run the post-reload checks. 5. Any failure puts
 # the previous files back and reloads again, so the service keeps its old config.
-if [ -n "$reload" ] && ! out=$(bash -c "$reload" 2>&1 9>&-); then
+# Their output goes to a file, not a pipe: a daemon a reload starts may keep
+# the descriptors it inherited, and reading a pipe would wait for it to exit.
+run_step() { bash -c "$1" </dev/null >"$work/out" 2>&1 9>&-; }
+if [ -n "$reload" ] && ! run_step "$reload"; then
+  out=$(cat "$work/out")
   rollback
   die "$name: reload failed, previous files restored: $reload"$'\n'"$out"
 fi
 for v in "${verifies[@]}"; do
-  if ! out=$(bash -c "$v" 2>&1 9>&-); then
+  if ! run_step "$v"; then
+    out=$(cat "$work/out")
     rollback
     die "$name: verification failed after reload, previous files restored: $v"$'\n'"$out"
   fi
