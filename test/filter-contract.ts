@@ -60,6 +60,21 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
     return { spam: count("BAYES_SPAM"), ham: count("BAYES_HAM") };
   };
 
+  /**
+   * The counts once `done` holds, or after two minutes: Rspamd refreshes the
+   * statistics it reports from Redis periodically, not on each learn.
+   */
+  const learnedUntil = async (
+    done: (l: Record<"spam" | "ham", number>) => boolean,
+  ): Promise<Record<"spam" | "ham", number>> => {
+    let l = learned();
+    for (let i = 0; i < 60 && !done(l); i++) {
+      await new Promise((r) => setTimeout(r, 2000));
+      l = learned();
+    }
+    return l;
+  };
+
   describe("filter: the services", () => {
     it("the milter, the controller and Redis listen on loopback only; clamd on its socket", () => {
       const r = ssh(
@@ -127,7 +142,7 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
   describe("filter: Bayes training by moving mail (IMAPSieve)", () => {
     it(
       "moving a message into Junk teaches spam; moving it back out teaches ham",
-      () => {
+      async () => {
         const s = token();
         // Long enough for Bayes, which skips messages with few words.
         const body = `${"Bob files this report about the quarterly numbers, the budget meeting and the new office plans. ".repeat(4)}\n`;
@@ -138,15 +153,15 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
         expect(uid, "the message's UID in INBOX").toBeDefined();
         expect(imap("INBOX", `UID MOVE ${uid} Junk`).code).toBe(0);
         expect(folderOf(s)).toBe("Junk");
-        const afterSpam = learned();
+        const afterSpam = await learnedUntil((l) => l.spam > before.spam);
         expect(afterSpam.spam).toBe(before.spam + 1);
 
         const junkUid = /\* SEARCH (\d+)/.exec(imap("Junk", `UID SEARCH SUBJECT "${s}"`).out)?.[1];
         expect(junkUid, "the message's UID in Junk").toBeDefined();
         expect(imap("Junk", `UID MOVE ${junkUid} INBOX`).code).toBe(0);
-        expect(learned().ham).toBe(afterSpam.ham + 1);
+        expect((await learnedUntil((l) => l.ham > afterSpam.ham)).ham).toBe(afterSpam.ham + 1);
       },
-      STEP,
+      5 * STEP,
     );
   });
 }
