@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_FAIL2BAN, type Fail2banSettings, fail2banProblems } from "./components/fail2ban";
 import { DEFAULT_SPAM_ACTIONS, type SpamActions, validateSpamActions } from "./components/rspamd";
 
 export const NAMESPACE = "mailstack";
@@ -274,6 +275,13 @@ export const CONFIG_KEYS = {
       "freshclam keeps ClamAV's signatures current (the first up waits for the download). Default true; false loads only the project's EICAR test signature (the offline sandbox).",
     example: "false",
   },
+  fail2ban: {
+    type: "object",
+    default: {},
+    description:
+      'Fail2ban, each optional: {"maxRetry": 5, "findTime": "10m", "banTime": "1h", "allowlist": []} (the defaults). maxRetry failures within findTime ban an address in the firewall for banTime; allowlist addresses or networks (operators, monitoring, the machine that deploys) are never banned.',
+    example: "--path 'fail2ban.allowlist[0]' 198.51.100.7",
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -400,6 +408,7 @@ export interface StackConfig {
    */
   readonly dkimPrivateKeys: pulumi.Output<Readonly<Record<string, string>>>;
   readonly filter: FilterConfig;
+  readonly fail2ban: Fail2banSettings;
 }
 
 /** Rspamd and ClamAV. */
@@ -631,6 +640,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
   const spamNetworkChecks = bool("spamNetworkChecks", true);
   const spamTestPatterns = bool("spamTestPatterns", false);
   const clamavUpdates = bool("clamavUpdates", true);
+  const fail2ban = parseFail2ban(get("fail2ban"), (why) => bad("fail2ban", why));
   const domains = parseDomains(get("domains"), (why) => bad("domains", why));
   const sshdOptions = parseSshdOptions(get("sshdOptions"), (why) => bad("sshdOptions", why));
   const os = str("os", "debian12", (v) =>
@@ -708,7 +718,38 @@ export function parseConfig(raw: RawConfig): StackConfig {
       testPatterns: spamTestPatterns,
       clamavUpdates,
     },
+    fail2ban,
   };
+}
+
+/** mailstack:fail2ban: thresholds and allowlist over the defaults. */
+function parseFail2ban(value: string | undefined, bad: (why: string) => void): Fail2banSettings {
+  if (value === undefined) return DEFAULT_FAIL2BAN;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    bad('is not an object such as {"maxRetry": 5, "findTime": "10m", "banTime": "1h", "allowlist": []}');
+    return DEFAULT_FAIL2BAN;
+  }
+  const given = parsed as Record<string, unknown>;
+  const known = ["maxRetry", "findTime", "banTime", "allowlist"];
+  const unknown = Object.keys(given).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    bad(`has ${unknown.map((k) => `"${k}"`).join(", ")}; the settings are ${known.join(", ")}`);
+    return DEFAULT_FAIL2BAN;
+  }
+  if (given.allowlist !== undefined && !Array.isArray(given.allowlist)) {
+    bad("allowlist is not a list of addresses");
+    return DEFAULT_FAIL2BAN;
+  }
+  const settings = { ...DEFAULT_FAIL2BAN, ...given } as Fail2banSettings;
+  const problems = fail2banProblems(settings);
+  for (const p of problems) bad(`has ${p}`);
+  return problems.length > 0 ? DEFAULT_FAIL2BAN : settings;
 }
 
 /** mailstack:spamActions: the three thresholds, each a positive score (reject may be null). */

@@ -6,6 +6,7 @@ import { Clamav } from "./clamav";
 import { MailDatabase } from "./database";
 import { DkimKeys, dkimRecords } from "./dkim";
 import { Dovecot } from "./dovecot";
+import { Fail2ban } from "./fail2ban";
 import { MailHost, type OpenPort } from "./host";
 import { Postfix } from "./postfix";
 import type { HostConnection } from "./push";
@@ -131,7 +132,7 @@ export class MailStack extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new Dovecot(
+    const dovecot = new Dovecot(
       `${name}-dovecot`,
       {
         connection,
@@ -152,6 +153,18 @@ export class MailStack extends pulumi.ComponentResource {
             }
           : {}),
         dependsOn: [database, tls.ready, postfix.ready],
+      },
+      { parent: this },
+    );
+
+    // Last: it bans through the firewall and reads the logs the others write.
+    new Fail2ban(
+      `${name}-fail2ban`,
+      {
+        connection,
+        settings: cfg.fail2ban,
+        sshPort: cfg.ssh.port,
+        dependsOn: [...host.ready, postfix.ready, dovecot.ready],
       },
       { parent: this },
     );

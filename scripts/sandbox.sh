@@ -629,6 +629,8 @@ write_env() {
     # DNs as they are: %q would escape their commas, and `=` and `,` need no
     # quoting when the file is sourced.
     printf 'SANDBOX_LDAP_HOST=%s\n' "$LDAP_ADDR"
+    # The LDAP host's namespace doubles as a second client address (fail2ban tests).
+    printf 'SANDBOX_LDAP_NETNS=%q\n' "$LDAP_NETNS"
     printf 'SANDBOX_LDAP_URI=%s\n' "$LDAP_URI"
     printf 'SANDBOX_LDAP_BASE=%s\n' "$LDAP_SUFFIX"
     printf 'SANDBOX_LDAP_BIND_DN=%s\n' "$LDAP_BIND_DN"

@@ -826,3 +826,36 @@ describe("filter settings", () => {
     expect(problems({ spamActions: "[1]" })[0]).toMatch(/^mailstack:spamActions is not an object/);
   });
 });
+
+describe("fail2ban settings", () => {
+  it("default, and take partial settings over the defaults", () => {
+    expect(parseConfig(raw({})).fail2ban).toEqual({
+      maxRetry: 5,
+      findTime: "10m",
+      banTime: "1h",
+      allowlist: [],
+    });
+    expect(parseConfig(raw({ fail2ban: '{"maxRetry": 3, "allowlist": ["198.51.100.7"]}' })).fail2ban).toEqual(
+      {
+        maxRetry: 3,
+        findTime: "10m",
+        banTime: "1h",
+        allowlist: ["198.51.100.7"],
+      },
+    );
+  });
+
+  it("refuse unknown or bad settings, naming the key and the fix", () => {
+    expect(problems({ fail2ban: '{"bantime": "1h"}' })).toEqual([
+      expect.stringMatching(
+        /^mailstack:fail2ban has "bantime"; the settings are maxRetry, findTime, banTime, allowlist\. Fix: /,
+      ),
+    ]);
+    expect(problems({ fail2ban: '{"allowlist": ["ops-laptop"]}' })).toEqual([
+      expect.stringMatching(
+        /^mailstack:fail2ban has allowlist entry "ops-laptop" is not an IP address or network\. Fix: /,
+      ),
+    ]);
+    expect(problems({ fail2ban: '{"allowlist": "10.0.0.1"}' })[0]).toMatch(/allowlist is not a list/);
+  });
+});

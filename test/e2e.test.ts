@@ -13,9 +13,10 @@ import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
 import { registerDkimTests } from "./dkim-contract";
+import { registerFail2banTests } from "./fail2ban-contract";
 import { registerFilterTests } from "./filter-contract";
 import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
-import { registerLookupTests } from "./lookups-contract";
+import { LOOKUP_LOG_ALLOWED, registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
 import { registerHygieneTests } from "./mail-hygiene-contract";
 import { sandboxEnv } from "./sandbox-env";
@@ -143,6 +144,13 @@ describe("sandbox deployment through the real engine", () => {
       await up();
     },
   });
+  // Fail2ban's bans, from a second test host (test/fail2ban-contract.ts).
+  registerFail2banTests(
+    ssh,
+    sb.SANDBOX_HOST ?? "",
+    sb.SANDBOX_LDAP_NETNS ?? "mailstack-ldap",
+    sb.SANDBOX_LDAP_HOST ?? "10.213.0.3",
+  );
   // Hybrid LDAP/local authentication and its fallback rules (test/ldap-contract.ts).
   registerLdapTests(ssh, sb.SANDBOX_HOST ?? "");
 
@@ -307,5 +315,5 @@ describe("sandbox deployment through the real engine", () => {
   });
   // Last: the TLS versions, postscreen, and a mail log with no unexplained
   // errors or warnings after everything above (test/mail-hygiene-contract.ts).
-  registerHygieneTests(ssh, sb.SANDBOX_HOST ?? "", LDAP_LOG_ALLOWED);
+  registerHygieneTests(ssh, sb.SANDBOX_HOST ?? "", [...LDAP_LOG_ALLOWED, ...LOOKUP_LOG_ALLOWED]);
 });

@@ -15,6 +15,20 @@ import {
   renderPostfixMap,
 } from "../components/lookups";
 import { shellQuote } from "../components/push";
+import type { AllowedLogLine } from "./mail-hygiene-contract";
+
+/**
+ * Mail log lines the lookup tests provoke on purpose: postmap run as root,
+ * which peer authentication refuses (rsyslog puts the tools' own syslog
+ * messages into the mail log). Pass them to registerHygieneTests.
+ */
+export const LOOKUP_LOG_ALLOWED: readonly AllowedLogLine[] = [
+  {
+    pattern:
+      /postfix\/postmap\[\d+\]: (warning: connect to pgsql server unix:\/var\/run\/postgresql: .*FATAL: +Peer authentication failed for user "postfix_lookup"|fatal: table pgsql:\/etc\/mailstack-test\/virtual_mailbox_domains\.cf: query error)/,
+    why: "postmap run as root on purpose (postfix maps: root is refused by peer authentication)",
+  },
+];
 
 export type SandboxSsh = (cmd: string, input?: string) => { code: number | null; out: string; err: string };
 

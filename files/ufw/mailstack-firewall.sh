@@ -1,6 +1,7 @@
 #!/bin/bash
 # Reconciles UFW to the rules file: deny incoming by default, allow exactly the
-# listed ports. Rules are added before any are removed, and the port sshd
+# listed ports. Rules of another kind (Fail2ban's bans) are not this script's
+# and stay. Rules are added before any are removed, and the port sshd
 # listens on right now is never closed, so a deployment cannot lock itself out.
 # https://manpages.ubuntu.com/manpages/jammy/man8/ufw.8.html
 # Usage: mailstack-firewall [--check] RULES_FILE
@@ -42,6 +43,6 @@ while read -r have; do
   for r in "${want[@]}"; do [ "$have" = "$r" ] && keep=true; done
   # shellcheck disable=SC2086
   $keep || ufw delete $have >/dev/null
-done < <(ufw show added | sed -n 's/^ufw //p')
+done < <(ufw show added | sed -n 's/^ufw //p' | grep -E '^allow [0-9]+/tcp$' || true)
 ufw --force enable >/dev/null
 ufw status | sed -n '1p'
