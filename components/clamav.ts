@@ -3,11 +3,10 @@
 // and the first deployment waits for its first download; without it (the
 // sandbox, which has no network) clamd loads only the project's own test
 // database, which knows EICAR and nothing else.
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_MESSAGE_SIZE_LIMIT } from "./postfix";
-import { ConfigPush, commandConnection, type HostConnection } from "./push";
-import { installPackages, script } from "./remote";
+import { ConfigPush, type HostConnection } from "./push";
+import { installPackages, runScript } from "./remote";
 import { CLAMD_SOCKET } from "./rspamd";
 import { render } from "./template";
 
@@ -86,13 +85,11 @@ export class Clamav extends pulumi.ComponentResource {
     const after = { parent: this, dependsOn: [...(args.dependsOn ?? [])] };
     const packages = installPackages(`${name}-packages`, conn, CLAMAV_PACKAGES, after);
     // freshclam on (its first download before clamd starts) or off.
-    const signatures = new command.remote.Command(
+    const signatures = runScript(
       `${name}-signatures`,
-      {
-        connection: commandConnection(conn),
-        create: script(conn.user, "clamav/signatures.sh", [updates ? "freshclam" : "test"]),
-        addPreviousOutputInEnv: false,
-      },
+      conn,
+      "clamav/signatures.sh",
+      [updates ? "freshclam" : "test"],
       { parent: this, dependsOn: [packages] },
     );
 

@@ -8,13 +8,12 @@
 // account's password travels in a secret push of its own.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_SPEC, type DatabaseSpec } from "./database-spec";
 import { lookupRole, PG_SOCKET_DIR, renderDovecotSql } from "./lookups";
 import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "./postfix";
-import { ConfigPush, commandConnection, type HostConnection, shellQuote } from "./push";
-import { installPackages, script } from "./remote";
+import { ConfigPush, type HostConnection, shellQuote } from "./push";
+import { installPackages, runScript } from "./remote";
 import { RSPAMD_CONTROLLER } from "./rspamd";
 import { fill, ROOT, render } from "./template";
 
@@ -355,15 +354,7 @@ export class Dovecot extends pulumi.ComponentResource {
       args.ldap ? [...DOVECOT_PACKAGES, DOVECOT_LDAP_PACKAGE] : DOVECOT_PACKAGES,
       after,
     );
-    const vmail = new command.remote.Command(
-      `${name}-vmail`,
-      {
-        connection: commandConnection(conn),
-        create: script(conn.user, "dovecot/vmail.sh", [String(uid), mailRoot]),
-        addPreviousOutputInEnv: false,
-      },
-      after,
-    );
+    const vmail = runScript(`${name}-vmail`, conn, "dovecot/vmail.sh", [String(uid), mailRoot], after);
 
     // The search account's password, in a push of its own so its diff shows as
     // [secret]. It lands before the config that includes it; a new password

@@ -3,11 +3,10 @@
 // jail reads a log file: Postfix and Dovecot write the mail log themselves,
 // and rsyslog writes sshd's auth.log, so the jails work with and without a
 // systemd journal. One push, checked with `fail2ban-client -t`.
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MAIL_LOG } from "./postfix";
-import { ConfigPush, commandConnection, type HostConnection } from "./push";
-import { installPackages, script } from "./remote";
+import { ConfigPush, type HostConnection } from "./push";
+import { installPackages, runScript } from "./remote";
 import { render } from "./template";
 
 export const FAIL2BAN_PACKAGES = ["fail2ban"] as const;
@@ -103,15 +102,10 @@ export class Fail2ban extends pulumi.ComponentResource {
     // package starts Fail2ban on install, and a jail without its file fails
     // the start, and so the install.
     const rsyslog = installPackages(`${name}-rsyslog`, conn, [RSYSLOG_PACKAGE], after);
-    const logs = new command.remote.Command(
-      `${name}-logs`,
-      {
-        connection: commandConnection(conn),
-        create: script(conn.user, "fail2ban/logs.sh"),
-        addPreviousOutputInEnv: false,
-      },
-      { parent: this, dependsOn: [rsyslog] },
-    );
+    const logs = runScript(`${name}-logs`, conn, "fail2ban/logs.sh", [], {
+      parent: this,
+      dependsOn: [rsyslog],
+    });
     const packages = installPackages(`${name}-packages`, conn, FAIL2BAN_PACKAGES, {
       parent: this,
       dependsOn: [logs],

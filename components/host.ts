@@ -1,11 +1,10 @@
 // The host itself: reachability and OS check, base packages, identity
 // (hostname, mailname, time zone), unattended security upgrades, sshd
 // hardening and the firewall. Every config file goes through ConfigPush.
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostOs } from "../config";
-import { ConfigPush, commandConnection, type HostConnection, shellQuote } from "./push";
-import { installPackages, raw, script } from "./remote";
+import { ConfigPush, type HostConnection, shellQuote } from "./push";
+import { installPackages, raw, runScript } from "./remote";
 import { render } from "./template";
 
 /** Packages every mail host gets, whatever else runs on it. */
@@ -97,15 +96,7 @@ export class MailHost extends pulumi.ComponentResource {
     if (sshPort === undefined) throw new pulumi.ResourceError("openPorts must include the ssh port", this);
 
     // The first command waits for SSH (the connection retries) and stops on an unsupported OS.
-    const facts = new command.remote.Command(
-      `${name}-facts`,
-      {
-        connection: commandConnection(conn),
-        create: script(conn.user, "host/facts.sh", [args.os]),
-        addPreviousOutputInEnv: false,
-      },
-      { parent: this },
-    );
+    const facts = runScript(`${name}-facts`, conn, "host/facts.sh", [args.os], { parent: this });
     const packages = installPackages(`${name}-packages`, conn, BASE_PACKAGES, {
       parent: this,
       dependsOn: [facts],

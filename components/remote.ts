@@ -18,6 +18,25 @@ export function script(user: string, file: string, args: readonly string[] = [])
   return asRoot(user, ["bash", "-c", shellQuote(raw(file)), name, ...args.map(shellQuote)].join(" "));
 }
 
+/** A remote command that runs a script from files/ once, as root; its stdout is the summary. */
+export function runScript(
+  name: string,
+  conn: HostConnection,
+  file: string,
+  args: readonly string[],
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+  return new command.remote.Command(
+    name,
+    {
+      connection: commandConnection(conn),
+      create: script(conn.user, file, args),
+      addPreviousOutputInEnv: false,
+    },
+    opts,
+  );
+}
+
 /** Installs packages if missing (files/host/packages.sh); stdout lists name=version. */
 export function installPackages(
   name: string,
@@ -25,13 +44,5 @@ export function installPackages(
   packages: readonly string[],
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
-  return new command.remote.Command(
-    name,
-    {
-      connection: commandConnection(conn),
-      create: script(conn.user, "host/packages.sh", packages),
-      addPreviousOutputInEnv: false,
-    },
-    opts,
-  );
+  return runScript(name, conn, "host/packages.sh", packages, opts);
 }

@@ -2,10 +2,9 @@
 // certificate made on the host when none is there, so every TLS service
 // starts on the very first `up`. The key is made on the host and never leaves
 // it. certbot (a later component) puts the real certificate at the same paths.
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { commandConnection, type HostConnection } from "./push";
-import { script } from "./remote";
+import type { HostConnection } from "./push";
+import { runScript } from "./remote";
 
 /** Where every service reads the certificate and key. */
 export const TLS_DIR = "/etc/mailstack/tls";
@@ -26,15 +25,9 @@ export class BootstrapCertificate extends pulumi.ComponentResource {
 
   constructor(name: string, args: BootstrapCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:tls:BootstrapCertificate", name, {}, opts);
-    const cert = new command.remote.Command(
-      `${name}-selfsigned`,
-      {
-        connection: commandConnection(args.connection),
-        create: script(args.connection.user, "tls/bootstrap-cert.sh", [args.hostname]),
-        addPreviousOutputInEnv: false,
-      },
-      { parent: this },
-    );
+    const cert = runScript(`${name}-selfsigned`, args.connection, "tls/bootstrap-cert.sh", [args.hostname], {
+      parent: this,
+    });
     this.summary = cert.stdout;
     this.ready = cert;
     this.registerOutputs({ certPath: this.certPath, keyPath: this.keyPath, summary: this.summary });
