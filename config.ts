@@ -722,9 +722,18 @@ export function parseConfig(raw: RawConfig): StackConfig {
   };
 }
 
-/** mailstack:fail2ban: thresholds and allowlist over the defaults. */
-function parseFail2ban(value: string | undefined, bad: (why: string) => void): Fail2banSettings {
-  if (value === undefined) return DEFAULT_FAIL2BAN;
+/**
+ * An object setting given as JSON over its defaults: every key optional,
+ * unknown keys refused. Returns the merged object, or undefined after
+ * reporting the problem. `example` shows the shape; `noun` names the keys.
+ */
+function parseOverrides<T extends object>(
+  value: string,
+  defaults: T,
+  example: string,
+  noun: string,
+  bad: (why: string) => void,
+): T | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -732,21 +741,33 @@ function parseFail2ban(value: string | undefined, bad: (why: string) => void): F
     parsed = undefined;
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    bad('is not an object such as {"maxRetry": 5, "findTime": "10m", "banTime": "1h", "allowlist": []}');
-    return DEFAULT_FAIL2BAN;
+    bad(`is not an object such as ${example}`);
+    return undefined;
   }
-  const given = parsed as Record<string, unknown>;
-  const known = ["maxRetry", "findTime", "banTime", "allowlist"];
-  const unknown = Object.keys(given).filter((k) => !known.includes(k));
+  const known = Object.keys(defaults);
+  const unknown = Object.keys(parsed).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    bad(`has ${unknown.map((k) => `"${k}"`).join(", ")}; the settings are ${known.join(", ")}`);
-    return DEFAULT_FAIL2BAN;
+    bad(`has ${unknown.map((k) => `"${k}"`).join(", ")}; ${noun}`);
+    return undefined;
   }
-  if (given.allowlist !== undefined && !Array.isArray(given.allowlist)) {
+  return { ...defaults, ...(parsed as Partial<T>) };
+}
+
+/** mailstack:fail2ban: thresholds and allowlist over the defaults. */
+function parseFail2ban(value: string | undefined, bad: (why: string) => void): Fail2banSettings {
+  if (value === undefined) return DEFAULT_FAIL2BAN;
+  const settings = parseOverrides(
+    value,
+    DEFAULT_FAIL2BAN,
+    '{"maxRetry": 5, "findTime": "10m", "banTime": "1h", "allowlist": []}',
+    "the settings are maxRetry, findTime, banTime, allowlist",
+    bad,
+  );
+  if (settings === undefined) return DEFAULT_FAIL2BAN;
+  if (!Array.isArray(settings.allowlist)) {
     bad("allowlist is not a list of addresses");
     return DEFAULT_FAIL2BAN;
   }
-  const settings = { ...DEFAULT_FAIL2BAN, ...given } as Fail2banSettings;
   const problems = fail2banProblems(settings);
   for (const p of problems) bad(`has ${p}`);
   return problems.length > 0 ? DEFAULT_FAIL2BAN : settings;
@@ -755,23 +776,14 @@ function parseFail2ban(value: string | undefined, bad: (why: string) => void): F
 /** mailstack:spamActions: the three thresholds, each a positive score (reject may be null). */
 function parseSpamActions(value: string | undefined, bad: (why: string) => void): SpamActions {
   if (value === undefined) return DEFAULT_SPAM_ACTIONS;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    parsed = undefined;
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    bad('is not an object such as {"reject": 15, "addHeader": 6, "greylist": 4}');
-    return DEFAULT_SPAM_ACTIONS;
-  }
-  const given = parsed as Record<string, unknown>;
-  const unknown = Object.keys(given).filter((k) => !["reject", "addHeader", "greylist"].includes(k));
-  if (unknown.length > 0) {
-    bad(`has ${unknown.map((k) => `"${k}"`).join(", ")}; the thresholds are reject, addHeader and greylist`);
-    return DEFAULT_SPAM_ACTIONS;
-  }
-  const actions = { ...DEFAULT_SPAM_ACTIONS, ...given } as SpamActions;
+  const actions = parseOverrides(
+    value,
+    DEFAULT_SPAM_ACTIONS,
+    '{"reject": 15, "addHeader": 6, "greylist": 4}',
+    "the thresholds are reject, addHeader and greylist",
+    bad,
+  );
+  if (actions === undefined) return DEFAULT_SPAM_ACTIONS;
   try {
     validateSpamActions(actions);
   } catch (e) {
