@@ -10,6 +10,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import {
+  DEFAULT_DMARC,
+  DEFAULT_MTA_STS,
+  DEFAULT_SPF,
+  type DmarcSettings,
+  dmarcProblems,
+  type MtaStsSettings,
+  mtaStsProblems,
+  type SpfSettings,
+  spfProblems,
+} from "./components/dns-records";
 import { DEFAULT_FAIL2BAN, type Fail2banSettings, fail2banProblems } from "./components/fail2ban";
 import { DEFAULT_SPAM_ACTIONS, type SpamActions, validateSpamActions } from "./components/rspamd";
 
@@ -275,6 +286,69 @@ export const CONFIG_KEYS = {
       "freshclam keeps ClamAV's signatures current (the first up waits for the download). Default true; false loads only the project's EICAR test signature (the offline sandbox).",
     example: "false",
   },
+  dnsProvider: {
+    type: "string",
+    default: "zonefile",
+    description:
+      "Where the mail records go: zonefile (default; the stack output dnsZones holds a BIND fragment per domain) or cloudflare (also published there; set cloudflareApiToken and cloudflareZoneIds).",
+    example: "cloudflare",
+  },
+  cloudflareApiToken: {
+    type: "string",
+    default: "",
+    secret: true,
+    description:
+      "Cloudflare API token with DNS edit rights on the mail domains' zones. Secret. For dnsProvider cloudflare.",
+    example: "--secret mailstack:cloudflareApiToken",
+  },
+  cloudflareZoneIds: {
+    type: "object",
+    default: {},
+    description:
+      'Cloudflare zone id of each mail domain, such as {"tlabs.team": "023e105f4ecef8ad9ca31a8372d0c353"}. For dnsProvider cloudflare.',
+    example: "--path 'cloudflareZoneIds[\"tlabs.team\"]' 023e105f4ecef8ad9ca31a8372d0c353",
+  },
+  mailIpv4: {
+    type: "string",
+    default: "",
+    description:
+      "Public IPv4 address of the mail host, for its A record and the expected PTR. Default: host, when that is an IPv4 address.",
+    example: "203.0.113.25",
+  },
+  mailIpv6: {
+    type: "string",
+    default: "",
+    description: "Public IPv6 address of the mail host, for its AAAA record. Default none.",
+    example: "2001:db8::25",
+  },
+  spf: {
+    type: "object",
+    default: {},
+    description:
+      'SPF of every domain, each optional: {"includes": [], "all": "-all"} (the defaults): the MX may send, plus each include; at most 10 DNS lookups in all.',
+    example: "--path 'spf.includes[0]' _spf.google.com",
+  },
+  dmarc: {
+    type: "object",
+    default: {},
+    description:
+      'DMARC of every domain, each optional: {"policy": "quarantine", "subdomainPolicy": unset, "rua": ["mailto:<adminEmail>"], "ruf": [], "pct": 100, "adkim": "r", "aspf": "r"} (the defaults); report addresses are mailto: URIs.',
+    example: "--path 'dmarc.policy' reject",
+  },
+  mtaSts: {
+    type: "object",
+    default: {},
+    description:
+      'MTA-STS policy, each optional: {"mode": "testing", "maxAge": 604800} (the defaults); mode enforce, testing or none.',
+    example: "--path 'mtaSts.mode' enforce",
+  },
+  caaIssuer: {
+    type: "string",
+    default: "letsencrypt.org",
+    description:
+      "The CA that may issue the mail host's certificate (its CAA record). Default letsencrypt.org.",
+    example: "letsencrypt.org",
+  },
   fail2ban: {
     type: "object",
     default: {},
@@ -409,6 +483,23 @@ export interface StackConfig {
   readonly dkimPrivateKeys: pulumi.Output<Readonly<Record<string, string>>>;
   readonly filter: FilterConfig;
   readonly fail2ban: Fail2banSettings;
+  readonly dns: DnsConfig;
+}
+
+/** The mail domains' DNS records and where they go. */
+export interface DnsConfig {
+  readonly provider: "zonefile" | "cloudflare";
+  /** Set exactly with provider cloudflare. */
+  readonly cloudflare?: {
+    readonly apiToken: pulumi.Output<string>;
+    readonly zoneIds: Readonly<Record<string, string>>;
+  };
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+  readonly spf: SpfSettings;
+  readonly dmarc: DmarcSettings;
+  readonly mtaSts: MtaStsSettings;
+  readonly caaIssuer: string;
 }
 
 /** Rspamd and ClamAV. */
@@ -664,6 +755,40 @@ export function parseConfig(raw: RawConfig): StackConfig {
   const ldap = parseLdap(get, given, domains, bad);
   const dkim = parseDkim(get, domains, bad, plainSecrets.has("dkimPrivateKeys"));
 
+  const dnsProvider = str("dnsProvider", "zonefile", (v) =>
+    v === "zonefile" || v === "cloudflare" ? undefined : "is not zonefile or cloudflare",
+  );
+  const cfToken = str("cloudflareApiToken", "");
+  const cfZones = parseStringMap(get("cloudflareZoneIds"), (why) => bad("cloudflareZoneIds", why));
+  if (dnsProvider === "cloudflare") {
+    if (cfToken === "") bad("cloudflareApiToken", "is required with dnsProvider cloudflare but not set");
+    for (const d of domains.filter((x) => x.active)) {
+      if (cfZones[d.name] === undefined) {
+        bad(
+          "cloudflareZoneIds",
+          `has no zone id for ${d.name}`,
+          `pulumi config set --path 'cloudflareZoneIds["${d.name}"]' <zone id>`,
+        );
+      }
+    }
+  }
+  const mailIpv4 = str("mailIpv4", IPV4.test(host) ? host : "", (v) =>
+    IPV4.test(v) ? undefined : "is not an IPv4 address",
+  );
+  const mailIpv6 = str("mailIpv6", "", (v) =>
+    /^[0-9a-f:]+:[0-9a-f:]*$/i.test(v) ? undefined : "is not an IPv6 address",
+  );
+  const spf = parseSettings(get("spf"), DEFAULT_SPF, spfProblems, (why) => bad("spf", why));
+  const dmarc = parseSettings(
+    get("dmarc"),
+    { ...DEFAULT_DMARC, rua: adminEmail !== "" ? [`mailto:${adminEmail}`] : [] },
+    dmarcProblems,
+    (why) => bad("dmarc", why),
+    ["subdomainPolicy"],
+  );
+  const mtaSts = parseSettings(get("mtaSts"), DEFAULT_MTA_STS, mtaStsProblems, (why) => bad("mtaSts", why));
+  const caaIssuer = str("caaIssuer", "letsencrypt.org", domainProblem);
+
   if (MAIL_PORTS.some((p) => p.port === sshPort)) {
     bad(
       "sshPort",
@@ -719,13 +844,74 @@ export function parseConfig(raw: RawConfig): StackConfig {
       clamavUpdates,
     },
     fail2ban,
+    dns: {
+      provider: dnsProvider as DnsConfig["provider"],
+      ...(dnsProvider === "cloudflare"
+        ? { cloudflare: { apiToken: pulumi.secret(cfToken), zoneIds: cfZones } }
+        : {}),
+      ...(mailIpv4 !== "" ? { ipv4: mailIpv4 } : {}),
+      ...(mailIpv6 !== "" ? { ipv6: mailIpv6 } : {}),
+      spf,
+      dmarc,
+      mtaSts,
+      caaIssuer,
+    },
   };
+}
+
+/**
+ * An object setting over its defaults (mailstack:spf, dmarc, mtaSts), the
+ * merged result checked by `problems`. `optional` names keys the defaults leave out.
+ */
+function parseSettings<T extends object>(
+  value: string | undefined,
+  defaults: T,
+  problems: (t: T) => string[],
+  bad: (why: string) => void,
+  optional: string[] = [],
+): T {
+  if (value === undefined) return defaults;
+  const known = [...Object.keys(defaults), ...optional];
+  const merged = parseOverrides(
+    value,
+    defaults,
+    JSON.stringify(defaults),
+    `the settings are ${known.join(", ")}`,
+    bad,
+    optional,
+  );
+  if (merged === undefined) return defaults;
+  const found = problems(merged);
+  for (const p of found) bad(`has ${p}`);
+  return found.length > 0 ? defaults : merged;
+}
+
+/** A JSON object of string values (mailstack:cloudflareZoneIds). */
+function parseStringMap(value: string | undefined, bad: (why: string) => void): Record<string, string> {
+  if (value === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    typeof parsed !== "object" ||
+    parsed === null ||
+    Array.isArray(parsed) ||
+    Object.values(parsed).some((v) => typeof v !== "string" || !/^[0-9a-f]{32}$/.test(v))
+  ) {
+    bad("is not an object of domain -> 32-hex-digit zone id");
+    return {};
+  }
+  return parsed as Record<string, string>;
 }
 
 /**
  * An object setting given as JSON over its defaults: every key optional,
  * unknown keys refused. Returns the merged object, or undefined after
- * reporting the problem. `example` shows the shape; `noun` names the keys.
+ * reporting the problem. `example` shows the shape; `noun` names the keys;
+ * `optional` names keys the defaults leave out.
  */
 function parseOverrides<T extends object>(
   value: string,
@@ -733,6 +919,7 @@ function parseOverrides<T extends object>(
   example: string,
   noun: string,
   bad: (why: string) => void,
+  optional: string[] = [],
 ): T | undefined {
   let parsed: unknown;
   try {
@@ -744,7 +931,7 @@ function parseOverrides<T extends object>(
     bad(`is not an object such as ${example}`);
     return undefined;
   }
-  const known = Object.keys(defaults);
+  const known = [...Object.keys(defaults), ...optional];
   const unknown = Object.keys(parsed).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
     bad(`has ${unknown.map((k) => `"${k}"`).join(", ")}; ${noun}`);

@@ -31,4 +31,6 @@ export const versions = stack.versions;
 export const database = stack.database;
 export const migrations = stack.migrations;
 export const dkimRecords = stack.dkimRecords;
+export const dnsZones = stack.dnsZones;
+export const deliverability = stack.deliverability;
 export const mailstackVersion: string = require("./package.json").version;

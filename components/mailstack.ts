@@ -5,6 +5,7 @@ import { MAIL_PORTS, type StackConfig } from "../config";
 import { Clamav } from "./clamav";
 import { MailDatabase } from "./database";
 import { DkimKeys, dkimRecords } from "./dkim";
+import { MailDns } from "./dns";
 import { Dovecot } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
 import { MailHost, type OpenPort } from "./host";
@@ -39,6 +40,10 @@ export class MailStack extends pulumi.ComponentResource {
   readonly versions: pulumi.Output<Record<string, string>>;
   readonly database: { readonly mode: string; readonly postgresVersion: number };
   readonly migrations: pulumi.Output<string>;
+  /** Each mail domain's records as a BIND zone fragment. */
+  readonly dnsZones: pulumi.Output<Record<string, string>>;
+  /** The PTR to ask the hosting provider for, and whether outbound port 25 is needed. */
+  readonly deliverability: MailDns["deliverability"];
   /** Every published DKIM selector's TXT record, for DNS; the signing ones marked. */
   readonly dkimRecords: pulumi.Output<
     { readonly name: string; readonly value: string; readonly signing: boolean }[]
@@ -169,6 +174,26 @@ export class MailStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const dns = new MailDns(
+      `${name}-dns`,
+      {
+        hostname: cfg.hostname,
+        ...(cfg.dns.ipv4 ? { ipv4: cfg.dns.ipv4 } : {}),
+        ...(cfg.dns.ipv6 ? { ipv6: cfg.dns.ipv6 } : {}),
+        domains: cfg.domains.filter((d) => d.active).map((d) => d.name),
+        spf: cfg.dns.spf,
+        dmarc: cfg.dns.dmarc,
+        mtaSts: cfg.dns.mtaSts,
+        tlsRptRua: [`mailto:${cfg.adminEmail}`],
+        caaIssuer: cfg.dns.caaIssuer,
+        dkim: dkim.keys.map((k) => ({ name: k.record.name, value: k.record.value })),
+        ...(cfg.dns.cloudflare ? { cloudflare: cfg.dns.cloudflare } : {}),
+      },
+      { parent: this },
+    );
+    this.dnsZones = dns.zones;
+    this.deliverability = dns.deliverability;
+
     this.host = cfg.ssh.host;
     this.hostname = cfg.hostname;
     this.openPorts = ports;
@@ -190,6 +215,8 @@ export class MailStack extends pulumi.ComponentResource {
       database: this.database,
       migrations: this.migrations,
       dkimRecords: this.dkimRecords,
+      dnsZones: this.dnsZones,
+      deliverability: this.deliverability,
       host: this.host,
       hostname: this.hostname,
       openPorts: this.openPorts,

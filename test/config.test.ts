@@ -859,3 +859,33 @@ describe("fail2ban settings", () => {
     expect(problems({ fail2ban: '{"allowlist": "10.0.0.1"}' })[0]).toMatch(/allowlist is not a list/);
   });
 });
+
+describe("dns settings", () => {
+  it("default to a zone file, the host as IPv4 address, and the documented SPF, DMARC and MTA-STS", () => {
+    const dns = parseConfig(raw({})).dns;
+    expect(dns.provider).toBe("zonefile");
+    expect(dns.ipv4).toBe("203.0.113.25");
+    expect(dns.spf).toEqual({ includes: [], all: "-all" });
+    expect(dns.dmarc.rua).toEqual([`mailto:${parseConfig(raw({})).adminEmail}`]);
+    expect(dns.mtaSts).toEqual({ mode: "testing", maxAge: 604800 });
+    expect(dns.caaIssuer).toBe("letsencrypt.org");
+  });
+
+  it("refuse bad DNS settings, naming the key and the fix", () => {
+    expect(problems({ dmarc: '{"rua": ["ops@example.test"]}' })).toEqual([
+      expect.stringMatching(/^mailstack:dmarc has rua "ops@example\.test" must be mailto:address\. Fix: /),
+    ]);
+    expect(problems({ spf: '{"inclde": []}' })[0]).toMatch(
+      /^mailstack:spf has "inclde"; the settings are includes, all\. Fix: /,
+    );
+    expect(problems({ dnsProvider: "cloudflare" })).toEqual([
+      expect.stringMatching(
+        /^mailstack:cloudflareApiToken is required with dnsProvider cloudflare but not set\. Fix: /,
+      ),
+      expect.stringMatching(
+        /^mailstack:cloudflareZoneIds has no zone id for tlabs\.team\. Fix: pulumi config set --path 'cloudflareZoneIds\["tlabs\.team"\]' <zone id>$/,
+      ),
+      expect.stringMatching(/^mailstack:cloudflareZoneIds has no zone id for corp\.team\. /),
+    ]);
+  });
+});
