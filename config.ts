@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { type AcmeChallenge, LETSENCRYPT, LETSENCRYPT_STAGING } from "./components/acme";
 import {
   DEFAULT_DMARC,
   DEFAULT_MTA_STS,
@@ -349,6 +350,34 @@ export const CONFIG_KEYS = {
       "The CA that may issue the mail host's certificate (its CAA record). Default letsencrypt.org.",
     example: "letsencrypt.org",
   },
+  acmeServer: {
+    type: "string",
+    default: "letsencrypt",
+    description:
+      "Where the mail host's certificate comes from: letsencrypt (default), letsencrypt-staging, the https:// URL of another ACME directory, or none (keep the self-signed bootstrap certificate).",
+    example: "letsencrypt-staging",
+  },
+  acmeChallenge: {
+    type: "string",
+    default: "http-01",
+    description:
+      "How the ACME server checks the names: http-01 (default; port 80 through nginx) or dns-01 (TXT records through Cloudflare; set cloudflareApiToken).",
+    example: "dns-01",
+  },
+  acmeCaBundlePath: {
+    type: "string",
+    default: "",
+    description:
+      "Path, on the machine running Pulumi, of the PEM certificate of a private ACME server's HTTPS CA, which the host then trusts. Default none (public CAs).",
+    example: "~/ca/acme-root.pem",
+  },
+  tlsa: {
+    type: "boolean",
+    default: false,
+    description:
+      "Publish a DANE TLSA record (3 1 1) for port 25 of the mail host; renewals then keep the certificate's key. Default false.",
+    example: "true",
+  },
   fail2ban: {
     type: "object",
     default: {},
@@ -484,6 +513,19 @@ export interface StackConfig {
   readonly filter: FilterConfig;
   readonly fail2ban: Fail2banSettings;
   readonly dns: DnsConfig;
+  readonly tls: TlsConfig;
+}
+
+/** The mail host's certificate. */
+export interface TlsConfig {
+  /** The ACME directory URL; unset: keep the self-signed bootstrap certificate. */
+  readonly acmeServer?: string;
+  readonly challenge: AcmeChallenge;
+  /** A private ACME server's HTTPS CA, on the deploying machine (read by readAcmeCaBundle). */
+  readonly caBundlePath?: string;
+  /** For DNS-01. */
+  readonly cloudflareApiToken?: pulumi.Output<string>;
+  readonly tlsa: boolean;
 }
 
 /** The mail domains' DNS records and where they go. */
@@ -788,6 +830,17 @@ export function parseConfig(raw: RawConfig): StackConfig {
   );
   const mtaSts = parseSettings(get("mtaSts"), DEFAULT_MTA_STS, mtaStsProblems, (why) => bad("mtaSts", why));
   const caaIssuer = str("caaIssuer", "letsencrypt.org", domainProblem);
+  const acmeServer = str("acmeServer", "letsencrypt", acmeServerProblem);
+  const acmeChallenge = str("acmeChallenge", "http-01", (v) =>
+    v === "http-01" || v === "dns-01" ? undefined : "is not http-01 or dns-01",
+  );
+  if (acmeChallenge === "dns-01" && cfToken === "") {
+    bad("cloudflareApiToken", "is required with acmeChallenge dns-01 but not set");
+  }
+  const acmeCaBundlePath = str("acmeCaBundlePath", "", (v) =>
+    v.startsWith("/") || v.startsWith("~/") ? undefined : "is not an absolute path (or one starting with ~/)",
+  );
+  const tlsa = bool("tlsa", false);
 
   if (MAIL_PORTS.some((p) => p.port === sshPort)) {
     bad(
@@ -856,7 +909,32 @@ export function parseConfig(raw: RawConfig): StackConfig {
       mtaSts,
       caaIssuer,
     },
+    tls: {
+      ...(acmeServer !== "none" ? { acmeServer: ACME_SERVERS[acmeServer] ?? acmeServer } : {}),
+      challenge: acmeChallenge as AcmeChallenge,
+      ...(acmeCaBundlePath !== "" ? { caBundlePath: acmeCaBundlePath } : {}),
+      ...(acmeChallenge === "dns-01" ? { cloudflareApiToken: pulumi.secret(cfToken) } : {}),
+      tlsa,
+    },
   };
+}
+
+/** The ACME servers known by name (mailstack:acmeServer). */
+const ACME_SERVERS: Readonly<Record<string, string>> = {
+  letsencrypt: LETSENCRYPT,
+  "letsencrypt-staging": LETSENCRYPT_STAGING,
+};
+
+/** Why `v` is not a usable mailstack:acmeServer, or undefined. */
+function acmeServerProblem(v: string): string | undefined {
+  if (v === "none" || ACME_SERVERS[v] !== undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return "is not letsencrypt, letsencrypt-staging, none or an https:// URL of an ACME directory";
+  }
+  return url.protocol === "https:" ? undefined : "must be an https:// URL (ACME runs over HTTPS only)";
 }
 
 /**
@@ -1596,6 +1674,30 @@ export function readLdapBindPassword(ldap: LdapConfig, home = os.homedir()): pul
     ]);
   }
   return pulumi.secret(text);
+}
+
+/**
+ * The private ACME server's CA certificate (mailstack:acmeCaBundlePath), read
+ * on the deploying machine; undefined when none is set. Not a secret: the
+ * host gets it as a command argument.
+ */
+export function readAcmeCaBundle(tls: TlsConfig, home = os.homedir()): string | undefined {
+  if (tls.caBundlePath === undefined) return undefined;
+  const file = expandHome(tls.caBundlePath, home);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError([
+      `${key("acmeCaBundlePath")} points at ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code}). Fix: ${fix("acmeCaBundlePath")}`,
+    ]);
+  }
+  if (!/^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----$/.test(text)) {
+    throw new ConfigError([
+      `${key("acmeCaBundlePath")}: ${file} does not hold one PEM certificate. Fix: point it at the CA certificate of the ACME server's HTTPS listener`,
+    ]);
+  }
+  return text;
 }
 
 /** Reads this stack's config from Pulumi. The only caller of Pulumi's config API. */

@@ -2,7 +2,7 @@
 // Invalid config throws here, before any resource is registered.
 import * as pulumi from "@pulumi/pulumi";
 import { MailStack } from "./components/mailstack";
-import { ConfigError, loadConfig, readLdapBindPassword, readPrivateKey } from "./config";
+import { ConfigError, loadConfig, readAcmeCaBundle, readLdapBindPassword, readPrivateKey } from "./config";
 
 function configured() {
   try {
@@ -11,6 +11,7 @@ function configured() {
       config,
       privateKey: readPrivateKey(config.ssh),
       ...(config.ldap ? { ldapBindPassword: readLdapBindPassword(config.ldap) } : {}),
+      ...(config.tls.caBundlePath ? { acmeCaBundle: readAcmeCaBundle(config.tls) } : {}),
     };
   } catch (err) {
     // A RunError prints just the message: the operator needs the fix, not a stack trace.
@@ -33,4 +34,5 @@ export const migrations = stack.migrations;
 export const dkimRecords = stack.dkimRecords;
 export const dnsZones = stack.dnsZones;
 export const deliverability = stack.deliverability;
+export const tls = stack.tls;
 export const mailstackVersion: string = require("./package.json").version;

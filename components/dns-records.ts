@@ -1,12 +1,12 @@
 // The DNS records of the mail domains, as pure data: MX, the mail host's
 // A/AAAA, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, RFC 6186 SRV, autoconfig and
-// autodiscover, CAA. Both DNS providers (components/dns.ts) are fed from this
+// autodiscover, CAA, and optionally TLSA (DANE). Both DNS providers (components/dns.ts) are fed from this
 // one list: Cloudflare records, and a BIND zone fragment for DNS hosted
 // elsewhere (and for the sandbox). Nothing here calls Pulumi.
 import * as crypto from "node:crypto";
 import { splitTxt } from "./dkim";
 
-export type DnsRecordType = "A" | "AAAA" | "MX" | "TXT" | "CNAME" | "SRV" | "CAA";
+export type DnsRecordType = "A" | "AAAA" | "MX" | "TXT" | "CNAME" | "SRV" | "CAA" | "TLSA";
 
 export interface DnsRecord {
   /** The mail domain (zone) the record belongs to. */
@@ -16,7 +16,8 @@ export interface DnsRecord {
   readonly type: DnsRecordType;
   /**
    * The value: an address, a target host (no trailing dot), the TXT text
-   * unquoted and unsplit, "<flags> <tag> <value>" for CAA.
+   * unquoted and unsplit, "<flags> <tag> <value>" for CAA, "<usage>
+   * <selector> <matching type> <hex>" for TLSA.
    */
   readonly value: string;
   /** MX preference; SRV priority. */
@@ -71,6 +72,8 @@ export interface DnsRecordsArgs {
   readonly caaIssuer: string;
   /** Every published DKIM selector's record (components/dkim.ts). */
   readonly dkim: readonly { readonly name: string; readonly value: string }[];
+  /** SHA-256 (hex) of the mail host's certificate key: publishes TLSA 3 1 1 for port 25. Default none. */
+  readonly tlsaSpki?: string;
 }
 
 export const DEFAULT_SPF: SpfSettings = { includes: [], all: "-all" };
@@ -186,6 +189,9 @@ export function dnsProblems(args: DnsRecordsArgs): string[] {
     if (!MAILTO.test(a)) problems.push(`TLS-RPT rua "${a}" must be mailto:address`);
   if (!HOST.test(args.caaIssuer))
     problems.push(`CAA issuer "${args.caaIssuer}" is not a domain (mailstack:caaIssuer)`);
+  if (args.tlsaSpki !== undefined && !/^[0-9a-f]{64}$/.test(args.tlsaSpki)) {
+    problems.push(`TLSA key hash "${args.tlsaSpki}" is not a SHA-256 in hex (mailstack:tlsa)`);
+  }
   for (const r of args.dkim) {
     if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\._domainkey\./.test(r.name)) {
       problems.push(`DKIM record "${r.name}" has an invalid selector (mailstack:dkim)`);
@@ -218,6 +224,15 @@ export function dnsRecords(args: DnsRecordsArgs): DnsRecord[] {
       value: `0 issue "${args.caaIssuer}"`,
       why: "only this CA may issue the mail host's certificate",
     });
+    if (args.tlsaSpki !== undefined) {
+      out.push({
+        zone: hostZone,
+        name: `_25._tcp.${host}`,
+        type: "TLSA",
+        value: `3 1 1 ${args.tlsaSpki}`,
+        why: "DANE: the key of the mail host's certificate (DANE-EE, SPKI, SHA-256)",
+      });
+    }
   }
   const policy = mtaStsPolicy(host, args.mtaSts);
   for (const d of args.domains) {
@@ -288,6 +303,7 @@ export function rdata(r: DnsRecord): string {
     case "A":
     case "AAAA":
     case "CAA":
+    case "TLSA":
       return r.value;
     case "CNAME":
       return `${r.value}.`;

@@ -9,9 +9,11 @@ import { type DnsRecord, type DnsRecordsArgs, dnsRecords, txtStrings, zoneFragme
 
 export const DEFAULT_DNS_TTL = 3600;
 
-export interface DnsArgs extends Omit<DnsRecordsArgs, "dkim"> {
+export interface DnsArgs extends Omit<DnsRecordsArgs, "dkim" | "tlsaSpki"> {
   /** Every published DKIM record; the values are Outputs (derived from secret keys, not secret). */
   readonly dkim: readonly { readonly name: string; readonly value: pulumi.Input<string> }[];
+  /** The certificate key's SHA-256 (hex), known once the host has it: publishes TLSA. Default none. */
+  readonly tlsaSpki?: pulumi.Input<string>;
   /** TTL of every record, seconds. Default DEFAULT_DNS_TTL. */
   readonly ttl?: number;
   /** Publish at Cloudflare: the API token (secret) and each domain's zone id. Default none: zone fragments only. */
@@ -39,6 +41,18 @@ export function cloudflareRecordArgs(
           target: r.value,
         },
       };
+    case "TLSA": {
+      const parts = pulumi.output(r.value).apply((v) => v.split(" "));
+      return {
+        ...base,
+        data: {
+          usage: parts.apply((p) => Number(p[0])),
+          selector: parts.apply((p) => Number(p[1])),
+          matchingType: parts.apply((p) => Number(p[2])),
+          certificate: parts.apply((p) => p[3] ?? ""),
+        },
+      };
+    }
     case "CAA": {
       const m = /^(\d+) (\w+) "(.*)"$/.exec(String(r.value));
       return { ...base, data: { flags: Number(m?.[1] ?? 0), tag: m?.[2] ?? "issue", value: m?.[3] ?? "" } };
@@ -70,16 +84,22 @@ export class MailDns extends pulumi.ComponentResource {
     super("mailstack:dns:MailDns", name, {}, opts);
     const ttl = args.ttl ?? DEFAULT_DNS_TTL;
     // Everything but the DKIM values is plain data; validated here, at preview.
+    // The DKIM values and the TLSA key hash come from the host or from keys,
+    // as Outputs: validated here with stand-ins, then swapped in.
+    const { tlsaSpki, ...records } = args;
     const plain = dnsRecords({
-      ...args,
+      ...records,
       dkim: args.dkim.map((d) => ({ name: d.name, value: "v=DKIM1; p=" })),
+      ...(tlsaSpki !== undefined ? { tlsaSpki: "0".repeat(64) } : {}),
     });
     const dkimNames = new Set(args.dkim.map((d) => d.name));
-    const all: (Omit<DnsRecord, "value"> & { readonly value: pulumi.Input<string> })[] = plain.map((r) =>
-      r.type === "TXT" && dkimNames.has(r.name)
-        ? { ...r, value: args.dkim.find((d) => d.name === r.name)?.value ?? "" }
-        : r,
-    );
+    const all: (Omit<DnsRecord, "value"> & { readonly value: pulumi.Input<string> })[] = plain.map((r) => {
+      if (r.type === "TLSA") return { ...r, value: pulumi.interpolate`3 1 1 ${tlsaSpki ?? ""}` };
+      if (r.type === "TXT" && dkimNames.has(r.name)) {
+        return { ...r, value: args.dkim.find((d) => d.name === r.name)?.value ?? "" };
+      }
+      return r;
+    });
 
     if (args.cloudflare) {
       const cf = args.cloudflare;

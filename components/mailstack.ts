@@ -2,6 +2,7 @@
 // config into the per-concern components and gathers the audit outputs.
 import * as pulumi from "@pulumi/pulumi";
 import { MAIL_PORTS, type StackConfig } from "../config";
+import { AcmeCertificate, spkiSha256 } from "./acme";
 import { Clamav } from "./clamav";
 import { MailDatabase } from "./database";
 import { DkimKeys, dkimRecords } from "./dkim";
@@ -14,6 +15,7 @@ import type { HostConnection } from "./push";
 import { RSPAMD_MILTER, Rspamd } from "./rspamd";
 import { BootstrapCertificate } from "./tls";
 import type { TunnelOpener } from "./tunnel";
+import { certificateNames, WebServer } from "./web";
 
 export interface MailStackArgs {
   readonly config: StackConfig;
@@ -23,6 +25,8 @@ export interface MailStackArgs {
   readonly ldapBindPassword?: pulumi.Output<string>;
   /** Opens managed mode's SSH tunnel. Default the real one (tests pass a stand-in). */
   readonly tunnel?: TunnelOpener;
+  /** A private ACME server's HTTPS CA (PEM), read from mailstack:acmeCaBundlePath. */
+  readonly acmeCaBundle?: string;
 }
 
 /** Mail ports plus SSH, sorted: exactly what the firewall opens. Pure. */
@@ -48,6 +52,13 @@ export class MailStack extends pulumi.ComponentResource {
   readonly dkimRecords: pulumi.Output<
     { readonly name: string; readonly value: string; readonly signing: boolean }[]
   >;
+  /** The certificate: where it comes from, what it covers, and what renews it. */
+  readonly tls: {
+    readonly acmeServer: string;
+    readonly names: readonly string[];
+    readonly certificate: pulumi.Output<string>;
+    readonly renewal: pulumi.Output<string>;
+  };
 
   constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:index:MailStack", name, {}, opts);
@@ -162,6 +173,52 @@ export class MailStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // nginx: the ACME webroot, MTA-STS and the mail clients' setup files.
+    const activeDomains = cfg.domains.filter((d) => d.active).map((d) => d.name);
+    const web = new WebServer(
+      `${name}-web`,
+      {
+        connection,
+        hostname: cfg.hostname,
+        domains: activeDomains,
+        mtaSts: cfg.dns.mtaSts,
+        ipv6: cfg.dns.ipv6 !== undefined,
+        certPath: tls.certPath,
+        keyPath: tls.keyPath,
+        dependsOn: [...host.ready, tls.ready],
+      },
+      { parent: this },
+    );
+    // The CA's certificate replaces the bootstrap one once every daemon that
+    // serves it runs: certbot's deploy hook reloads them all.
+    const names = certificateNames(cfg.hostname, activeDomains);
+    const acme = cfg.tls.acmeServer
+      ? new AcmeCertificate(
+          `${name}-acme`,
+          {
+            connection,
+            names,
+            settings: {
+              server: cfg.tls.acmeServer,
+              challenge: cfg.tls.challenge,
+              email: cfg.adminEmail,
+              reuseKey: cfg.tls.tlsa,
+              ...(args.acmeCaBundle ? { caBundle: args.acmeCaBundle } : {}),
+            },
+            ...(cfg.tls.cloudflareApiToken ? { cloudflareApiToken: cfg.tls.cloudflareApiToken } : {}),
+            dependsOn: [web.ready, postfix.ready, dovecot.ready],
+          },
+          { parent: this },
+        )
+      : undefined;
+    const certificate = acme ? acme.summary : tls.summary;
+    this.tls = {
+      acmeServer: cfg.tls.acmeServer ?? "none (self-signed)",
+      names: acme ? names : [cfg.hostname],
+      certificate,
+      renewal: acme ? acme.renewal : pulumi.output("none: self-signed, no renewal"),
+    };
+
     // Last: it bans through the firewall and reads the logs the others write.
     new Fail2ban(
       `${name}-fail2ban`,
@@ -187,6 +244,7 @@ export class MailStack extends pulumi.ComponentResource {
         tlsRptRua: [`mailto:${cfg.adminEmail}`],
         caaIssuer: cfg.dns.caaIssuer,
         dkim: dkim.keys.map((k) => ({ name: k.record.name, value: k.record.value })),
+        ...(cfg.tls.tlsa ? { tlsaSpki: certificate.apply(spkiSha256) } : {}),
         ...(cfg.dns.cloudflare ? { cloudflare: cfg.dns.cloudflare } : {}),
       },
       { parent: this },
@@ -217,6 +275,7 @@ export class MailStack extends pulumi.ComponentResource {
       dkimRecords: this.dkimRecords,
       dnsZones: this.dnsZones,
       deliverability: this.deliverability,
+      tls: this.tls,
       host: this.host,
       hostname: this.hostname,
       openPorts: this.openPorts,

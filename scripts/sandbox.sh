@@ -10,7 +10,8 @@
 #
 # The sandbox is a Debian 12 chroot running in its own network, UTS, IPC, mount
 # and PID namespaces, reachable only over the bridge msbr0 (10.213.0.0/24):
-#   10.213.0.1  host side: apt-cacher-ng (:3142) and dnsmasq (:53, zone example.test)
+#   10.213.0.1  host side: apt-cacher-ng (:3142), dnsmasq (:53, zone example.test)
+#               and Pebble, the test ACME server (:14000, management :15000)
 #   10.213.0.2  netns mailstack-mail: the mail host, sshd on :22
 #   10.213.0.3  netns mailstack-ldap: the company LDAP server (slapd, :389),
 #               suffix dc=corp,dc=example,dc=test, in the same kind of chroot
@@ -44,6 +45,21 @@ HOSTS_DIR="$STATE/hosts"  # one file per make_host, so `down` finds them all
 DNS_HOSTS="$STATE/dns-hosts"
 ACNG_DIR="$CACHE/apt-cacher-ng"
 LOCK_FILE=/run/lock/mailstack-sandbox.lock
+
+# The test ACME server: Pebble, built from its Go module by toolchain.sh. Its
+# HTTPS listener has a certificate from a CA made here once per machine; the
+# stack trusts that CA through mailstack:acmeCaBundlePath, as a host would
+# trust a private ACME server's. Pebble validates HTTP-01 challenges by asking
+# dnsmasq for the name and fetching it from the mail host's port 80.
+ACME_DIR="$CACHE/acme"
+ACME_CA="$ACME_DIR/ca.pem"
+ACME_PORT=14000
+ACME_MGMT_PORT=15000
+PEBBLE="${MAILSTACK_CACHE:-$HOME/.cache/mailstack}/toolchain/bin/pebble"
+# The names the mail host's certificate covers besides mail.example.test, for
+# the sandbox stack's domains (Pulumi.sandbox.yaml): the MTA-STS, autoconfig
+# and autodiscover hosts, CNAMEs of the mail host as the stack's zones say.
+SANDBOX_MAIL_DOMAINS=(example.test example.org corp.example.test)
 
 SUITE=bookworm
 # Same mirror as the host's /etc/apt/sources.list.d/debian.sources.
@@ -391,7 +407,11 @@ add_dns_record() {
 }
 
 start_dns() {
-  local pid user=nobody
+  local pid user=nobody d web_zones=() web_names=()
+  for d in "${SANDBOX_MAIL_DOMAINS[@]}"; do
+    [[ $d == "$ZONE" || $d == *".$ZONE" ]] || web_zones+=(--local="/$d/")
+    web_names+=("mta-sts.$d" "autoconfig.$d" "autodiscover.$d")
+  done
   add_dns_record "$BRIDGE_ADDR" gw
   if pid=$(pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq) &&
     listening udp "$BRIDGE_ADDR" 53; then
@@ -409,9 +429,66 @@ start_dns() {
     --bind-interfaces --listen-address="$BRIDGE_ADDR" --port=53 \
     --no-resolv --no-hosts --no-poll --addn-hosts="$DNS_HOSTS" \
     --local="/$ZONE/" --local="/0.${NET_PREFIX#*.}.${NET_PREFIX%%.*}.in-addr.arpa/" \
+    "${web_zones[@]}" --cname="$(IFS=,; echo "${web_names[*]}"),$MAIL_HOSTNAME.$ZONE" \
     --domain-needed --bogus-priv \
     --mx-host="$ZONE,$MAIL_HOSTNAME.$ZONE,10"
   wait_for "dnsmasq on $BRIDGE_ADDR:53" listening udp "$BRIDGE_ADDR" 53
+}
+
+# The test ACME server's own TLS: a CA and a certificate for its address,
+# made once per machine (keys mode 600 in the cache, never printed).
+make_acme_certs() {
+  [[ -s $ACME_CA && -s $ACME_DIR/listener.pem && -s $ACME_DIR/listener.key ]] && return 0
+  mkdir -p "$ACME_DIR"
+  chmod 700 "$ACME_DIR"
+  (
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=mailstack sandbox ACME CA" -keyout "$ACME_DIR/ca.key" -out "$ACME_DIR/ca.pem.tmp"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj "/CN=acme.$ZONE" -keyout "$ACME_DIR/listener.key" -out "$ACME_DIR/listener.csr"
+    printf 'subjectAltName=IP:%s,DNS:acme.%s\n' "$BRIDGE_ADDR" "$ZONE" >"$ACME_DIR/listener.ext"
+    openssl x509 -req -in "$ACME_DIR/listener.csr" -CA "$ACME_DIR/ca.pem.tmp" -CAkey "$ACME_DIR/ca.key" \
+      -CAcreateserial -days 3650 -extfile "$ACME_DIR/listener.ext" -out "$ACME_DIR/listener.pem"
+  ) >>"$LOG_DIR/acme-certs.log" 2>&1
+  chmod 644 "$ACME_DIR/ca.pem.tmp"
+  mv -f "$ACME_DIR/ca.pem.tmp" "$ACME_CA"
+}
+
+start_acme() {
+  local pid
+  # Built (or found cached) from its Go module; stdout is only a PATH line.
+  bash "$SCRIPT_DIR/toolchain.sh" servers >/dev/null 2>>"$LOG_DIR/toolchain.log" ||
+    die "building pebble failed (log: $LOG_DIR/toolchain.log)" \
+      "run: bash $SCRIPT_DIR/toolchain.sh servers   (needs Go and the Go module proxy)"
+  make_acme_certs
+  write_file "$STATE/pebble.json" 644 <<EOF
+{
+  "pebble": {
+    "listenAddress": "$BRIDGE_ADDR:$ACME_PORT",
+    "managementListenAddress": "$BRIDGE_ADDR:$ACME_MGMT_PORT",
+    "certificate": "$ACME_DIR/listener.pem",
+    "privateKey": "$ACME_DIR/listener.key",
+    "httpPort": 80,
+    "tlsPort": 443,
+    "externalAccountBindingRequired": false,
+    "keyAlgorithm": "ecdsa",
+    "profiles": { "default": { "description": "sandbox", "validityPeriod": 7776000 } }
+  }
+}
+EOF
+  if pid=$(pid_alive "$RUN_DIR/pebble.pid" "$PEBBLE") && listening tcp "$BRIDGE_ADDR" "$ACME_PORT"; then
+    return 0
+  fi
+  [[ -z ${pid:-} ]] || stop_pid "$pid"
+  port_free tcp "$ACME_PORT" pebble
+  port_free tcp "$ACME_MGMT_PORT" "pebble's management API"
+  # No sleeps before validations and no deliberately rejected nonces: the
+  # tests want real validations, not Pebble's client-robustness drills.
+  spawn "$LOG_DIR/pebble.log" env PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
+    "$PEBBLE" -config "$STATE/pebble.json" -dnsserver "$BRIDGE_ADDR:53"
+  wait_for "pebble on $BRIDGE_ADDR:$ACME_PORT" listening tcp "$BRIDGE_ADDR" "$ACME_PORT"
+  pgrep -f -n -x "$PEBBLE -config $STATE/pebble.json -dnsserver $BRIDGE_ADDR:53" >"$RUN_DIR/pebble.pid"
 }
 
 # wait_for WHAT CMD...: poll CMD for up to 10 s.
@@ -624,6 +701,10 @@ write_env() {
     printf 'SANDBOX_KEY=%q\n' "$KEY"
     printf 'SANDBOX_PROXY=%q\n' "$PROXY_URL"
     printf 'SANDBOX_DNS=%q\n' "$BRIDGE_ADDR"
+    printf 'SANDBOX_ACME_DIRECTORY=%q\n' "https://$BRIDGE_ADDR:$ACME_PORT/dir"
+    printf 'SANDBOX_ACME_CA=%q\n' "$ACME_CA"
+    # Pebble makes a new root at each start; this URL serves the current one.
+    printf 'SANDBOX_ACME_ROOT_URL=%q\n' "https://$BRIDGE_ADDR:$ACME_MGMT_PORT/roots/0"
     printf 'SANDBOX_NETNS=%q\n' "$MAIL_NETNS"
     printf 'SANDBOX_INIT_PID=%q\n' "$pid"
     # DNs as they are: %q would escape their commas, and `=` and `,` need no
@@ -929,6 +1010,7 @@ setup_network() {
 setup_services() {
   start_apt_proxy
   start_dns
+  start_acme
 }
 
 setup_rootfs() {
@@ -946,7 +1028,7 @@ cmd_up() {
     install_host_pkgs
   phase network "check that the kernel has bridge, veth and netns support (modprobe bridge veth)" \
     setup_network
-  phase proxy+dns "see the logs in $LOG_DIR and $ACNG_DIR/log" setup_services
+  phase proxy+dns+acme "see the logs in $LOG_DIR and $ACNG_DIR/log" setup_services
   phase rootfs-image "remove $TARBALL and retry; see $LOG_DIR/debootstrap.log" build_tarball
   phase rootfs "remove $ROOTFS and $TARBALL and retry" setup_rootfs
   phase init "see $LOG_DIR/$MAIL_NETNS.init.log; bash $0 down && bash $0 up" \
@@ -1003,10 +1085,11 @@ stop_services() {
   local pid pids=()
   if pid=$(pid_alive "$RUN_DIR/apt-cacher-ng.pid" /usr/sbin/apt-cacher-ng); then pids+=("$pid"); fi
   if pid=$(pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq); then pids+=("$pid"); fi
-  # Both take a second or two to exit: stop them side by side.
+  if pid=$(pid_alive "$RUN_DIR/pebble.pid" "$PEBBLE"); then pids+=("$pid"); fi
+  # They take a second or two to exit: stop them side by side.
   for pid in "${pids[@]}"; do stop_pid "$pid" & done
   wait
-  rm -f "$RUN_DIR"/apt-cacher-ng.* "$RUN_DIR/dnsmasq.pid" "$DNS_HOSTS" "$ENV_FILE"
+  rm -f "$RUN_DIR"/apt-cacher-ng.* "$RUN_DIR/dnsmasq.pid" "$RUN_DIR/pebble.pid" "$DNS_HOSTS" "$ENV_FILE"
 }
 
 # remove_rootfs KEEP: unmount leftovers under the state dir, then delete the
@@ -1035,7 +1118,7 @@ cmd_down() {
   take_lock
   phase stop-hosts "check 'ip netns list', 'ip netns pids NAME' by hand, then run down again" stop_hosts
   phase bridge "check 'ip link show $BRIDGE', then run down again" stop_bridge
-  phase proxy+dns "check 'ss -lntup', then run down again" stop_services
+  phase proxy+dns+acme "check 'ss -lntup', then run down again" stop_services
   phase rootfs "check 'findmnt -R $STATE', then run down again" remove_rootfs "$keep_rootfs"
   log "$(printf '%-14s %6.2fs' total "$(elapsed "$t0")")"
   log "down (cached images, key and LDAP passwords kept in $CACHE)"
@@ -1049,6 +1132,7 @@ proxy_up() {
     listening tcp "$BRIDGE_ADDR" "$PROXY_PORT"
 }
 dns_up() { pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq >/dev/null && listening udp "$BRIDGE_ADDR" 53; }
+acme_up() { pid_alive "$RUN_DIR/pebble.pid" "$PEBBLE" >/dev/null && listening tcp "$BRIDGE_ADDR" "$ACME_PORT"; }
 host_pkgs_ok() { [[ -z $(missing_host_pkgs) ]]; }
 sshd_up() { init_pid "$MAIL_NETNS" >/dev/null && sshd_running; }
 init_up() { init_pid "$MAIL_NETNS" >/dev/null; }
@@ -1074,6 +1158,7 @@ cmd_status() {
   check "netns $MAIL_NETNS $MAIL_ADDR" netns_up
   check "apt proxy $PROXY_URL" proxy_up
   check "dns $BRIDGE_ADDR:53 (zone $ZONE)" dns_up
+  check "acme https://$BRIDGE_ADDR:$ACME_PORT/dir (pebble)" acme_up
   check "image $TARBALL" test -s "$TARBALL"
   check "rootfs $ROOTFS" test -f "$ROOTFS/etc/debian_version"
   pid=$(init_pid "$MAIL_NETNS") || pid="-"

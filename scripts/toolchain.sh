@@ -18,9 +18,19 @@
 # The last two are ours because their upstream Go modules are not served by
 # the module mirror this project can reach (see the comment atop their main.go).
 # The printed $PATH is meant literally, for the caller's eval to expand.
+#
+#   eval "$(bash scripts/toolchain.sh servers)"
+#
+# builds instead the test servers the sandbox runs (scripts/sandbox.sh), into
+# the same directory: pebble, the ACME server, from its Go module.
 # shellcheck disable=SC2016
 set -euo pipefail
 
+mode=${1:-pulumi}
+case $mode in
+  pulumi | servers) ;;
+  *) printf 'toolchain: usage: toolchain.sh [servers]\n' >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${MAILSTACK_CACHE:-$HOME/.cache/mailstack}/toolchain
 bin=$cache/bin
@@ -58,6 +68,8 @@ read -r pulumi_version command_version < <(node -e '
 ' "$here")
 
 export PULUMI_SKIP_UPDATE_CHECK=true
+# Test servers built from their Go modules, pinned here.
+PEBBLE_VERSION=v2.10.1
 
 # --- an installed Pulumi needs nothing from us ------------------------------
 
@@ -69,7 +81,7 @@ reachable() { # binary kind name version
 }
 
 installed=$(command -v pulumi 2>/dev/null || true)
-if [ -n "$installed" ] && [ "$installed" != "$bin/pulumi" ] &&
+if [ "$mode" = pulumi ] && [ -n "$installed" ] && [ "$installed" != "$bin/pulumi" ] &&
   [ "$(pulumi version 2>/dev/null)" = "v$pulumi_version" ] &&
   reachable pulumi-language-nodejs language nodejs "$pulumi_version" &&
   reachable pulumi-resource-command resource command "$command_version"; then
@@ -197,9 +209,33 @@ build_local() { # name dir ldflag-var version
   log "$name $version: built [$(elapsed "$t0")]"
 }
 
-build_pulumi
-build_local pulumi-language-nodejs language-host version "$pulumi_version"
-build_local pulumi-resource-command command-provider providerVersion "$command_version"
+# A program from a published Go module, at a pinned version: `go install
+# module/pkg@version` into a scratch GOBIN, then moved into place.
+build_module() { # name package version
+  local name=$1 pkg=$2 version=$3 t0 tmp
+  if up_to_date "$name" "$pkg@$version"; then
+    log "$name $version: cached"
+    return
+  fi
+  t0=$(date +%s%N)
+  log "$name $version: building from $pkg"
+  tmp=$(mktemp -d "$cache/.gobin.XXXXXX")
+  GOBIN=$tmp go install -trimpath "$pkg@$version" >&2 ||
+    { rm -rf "$tmp"; die "could not build $pkg@$version from the Go module proxy"; }
+  install_built "$name" "$pkg@$version" "$tmp/$name"
+  rm -rf "$tmp"
+  log "$name $version: built [$(elapsed "$t0")]"
+}
+
+if [ "$mode" = pulumi ]; then
+  build_pulumi
+  build_local pulumi-language-nodejs language-host version "$pulumi_version"
+  build_local pulumi-resource-command command-provider providerVersion "$command_version"
+else
+  # The sandbox's ACME server: certbot on the test host gets its certificates
+  # from it, as a real host does from Let's Encrypt.
+  build_module pebble github.com/letsencrypt/pebble/v2/cmd/pebble "$PEBBLE_VERSION"
+fi
 
 log "ready in $bin [$(elapsed "$started")]"
 printf 'export PATH="%s:$PATH"\n' "$bin"

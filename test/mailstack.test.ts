@@ -102,8 +102,9 @@ describe("MailStack", () => {
     // host: facts, packages, 5 pushes; database: server, settings, admin password,
     // migrations, accounts, passwords; tls: selfsigned; postfix: preseed, packages,
     // push; dovecot: packages, vmail, push; clamav: packages, signatures, push;
-    // rspamd: packages, DKIM key push, push; fail2ban: rsyslog, logs, packages, push.
-    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3 + 4);
+    // rspamd: packages, DKIM key push, push; fail2ban: rsyslog, logs, packages, push;
+    // web: packages, prepare, push; acme: packages, CA, deploy hook push, issue, renewal.
+    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3 + 4 + 3 + 5);
     for (const c of commands) {
       const text = JSON.stringify({ create: c.inputs.create, stdin: c.inputs.stdin });
       expect(text).not.toContain("SECRET-KEY-MATERIAL");

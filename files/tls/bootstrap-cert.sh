@@ -23,3 +23,6 @@ if [ ! -s "$dir/fullchain.pem" ] || [ ! -s "$dir/privkey.pem" ]; then
   mv -f "$tmp/fullchain.pem" "$dir/fullchain.pem"
 fi
 openssl x509 -in "$dir/fullchain.pem" -noout -subject -enddate
+# For a TLSA record (mailstack:tlsa) while no CA has issued a certificate.
+printf 'spki-sha256 %s\n' "$(openssl x509 -in "$dir/fullchain.pem" -noout -pubkey |
+  openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
