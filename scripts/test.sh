@@ -10,19 +10,46 @@ phase() { printf '\n== %s (%ss)\n' "$1" $(($(date +%s) - start)); }
 phase "dependencies"
 [ "$(id -u)" = 0 ] || { echo "run the suite as root: it builds network namespaces and a chroot" >&2; exit 1; }
 # Needed here: shellcheck for the scripts, ldap-utils, swaks and curl as the
-# test clients of the LDAP host and the mail services, dkimpy for DKIM, and PostgreSQL 15 for the throwaway clusters of the
-# database tests (test/pg.ts starts its own; the system cluster is not used).
+# test clients of the LDAP host and the mail services, NSD and Python's DNS,
+# SPF and DKIM libraries for the DNS tests, and PostgreSQL 15 for the
+# throwaway clusters of the database tests (test/pg.ts starts its own; the
+# system cluster is not used).
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 command -v ldapwhoami >/dev/null || missing+=(ldap-utils)
 command -v swaks >/dev/null || missing+=(swaks)
 command -v curl >/dev/null || missing+=(curl)
-# DKIM: dkimpy verifies, against records a throwaway dnsmasq serves (dnsmasq-base
-# comes with the sandbox's own packages).
+# DNS, SPF, DKIM and DMARC: the stack's zones are served by throwaway NSD
+# servers (test/nsd.ts), asked by Debian's dnspython, pyspf and dkimpy
+# (test/dns-check.py, run with /usr/bin/python3, not a python3 earlier on PATH).
+[ -x /usr/sbin/nsd ] || missing+=(nsd)
 /usr/bin/python3 -c 'import dkim, dns.resolver' 2>/dev/null || missing+=(python3-dkim python3-dnspython)
+/usr/bin/python3 -c 'import spf' 2>/dev/null || missing+=(python3-spf)
 if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # No package may start its system service here (NSD would answer on port
+  # 53 of every interface): policy-rc.d 101 forbids starts during the
+  # install. Only add one if the machine has none, and remove it afterwards.
+  policy_made=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# temporary, from mailstack scripts/test.sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    policy_made=1
+  fi
+  rc=0
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } || rc=$?
+  [ "$policy_made" = 0 ] || rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ] || exit "$rc"
+  # The package also enables NSD for the next boot; the tests start their own.
+  if [[ " ${missing[*]} " == *" nsd "* ]]; then
+    now=()
+    [ ! -d /run/systemd/system ] || now=(--now)
+    if command -v systemctl >/dev/null; then
+      systemctl disable "${now[@]}" nsd.service >/dev/null 2>&1
+    else
+      update-rc.d nsd disable >/dev/null
+    fi || { echo "could not disable the nsd system service; run: systemctl disable --now nsd" >&2; exit 1; }
+  fi
 fi
 npm ci --no-audit --no-fund --loglevel=error
 
