@@ -163,13 +163,6 @@ export function splitTxt(value: string, max = 255): string[] {
   return out;
 }
 
-/** A TXT value as zone-file RDATA: quoted <=255-byte strings, `"` and `\` escaped. Pure. */
-export function txtZoneValue(value: string): string {
-  return splitTxt(value)
-    .map((s) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`)
-    .join(" ");
-}
-
 /** The @pulumi/tls arguments that make a key of `algorithm`. Pure. */
 export function tlsKeyArgs(algorithm: DkimAlgorithm): tls.PrivateKeyArgs {
   switch (algorithm) {

@@ -12,6 +12,7 @@ import {
   type KeySpec,
   parseConfig,
   type RawConfig,
+  readAcmeCaBundle,
   readLdapBindPassword,
   readPrivateKey,
   type StackConfig,
@@ -887,5 +888,59 @@ describe("dns settings", () => {
       ),
       expect.stringMatching(/^mailstack:cloudflareZoneIds has no zone id for corp\.team\. /),
     ]);
+  });
+});
+
+describe("tls settings", () => {
+  it("default to Let's Encrypt over HTTP-01, no private CA and no TLSA", () => {
+    expect(parseConfig(raw({})).tls).toEqual({
+      acmeServer: "https://acme-v02.api.letsencrypt.org/directory",
+      challenge: "http-01",
+      tlsa: false,
+    });
+    expect(parseConfig(raw({ acmeServer: "letsencrypt-staging" })).tls.acmeServer).toBe(
+      "https://acme-staging-v02.api.letsencrypt.org/directory",
+    );
+    expect(parseConfig(raw({ acmeServer: "none" })).tls.acmeServer).toBeUndefined();
+    expect(parseConfig(raw({ acmeServer: "https://ca.internal:9000/acme/dir" })).tls.acmeServer).toBe(
+      "https://ca.internal:9000/acme/dir",
+    );
+  });
+
+  it("refuse bad TLS settings, naming the key and the fix", () => {
+    expect(problems({ acmeServer: "http://ca.internal/dir" })).toEqual([
+      expect.stringMatching(
+        /^mailstack:acmeServer value "http:\/\/ca\.internal\/dir" must be an https:\/\/ URL .*Fix: /,
+      ),
+    ]);
+    expect(problems({ acmeServer: "lets-encrypt" })[0]).toMatch(
+      /^mailstack:acmeServer value "lets-encrypt" is not letsencrypt, letsencrypt-staging, none or an https:\/\/ URL/,
+    );
+    expect(problems({ acmeChallenge: "dns-01" })).toEqual([
+      expect.stringMatching(
+        /^mailstack:cloudflareApiToken is required with acmeChallenge dns-01 but not set\. Fix: /,
+      ),
+    ]);
+    expect(problems({ acmeChallenge: "tls-alpn-01" })[0]).toMatch(
+      /^mailstack:acmeChallenge value "tls-alpn-01" is not http-01 or dns-01/,
+    );
+    expect(problems({ acmeCaBundlePath: "ca.pem" })[0]).toMatch(
+      /^mailstack:acmeCaBundlePath value "ca\.pem" is not an absolute path/,
+    );
+    expect(problems({ tlsa: "yes" })[0]).toMatch(/^mailstack:tlsa value "yes" is not true or false/);
+  });
+
+  it("reads a private ACME server's CA from the deploying machine, and says what is wrong with a bad file", () => {
+    const home = fs.mkdtempSync(`${os.tmpdir()}/mailstack-`);
+    const tls = (p: string) => parseConfig(raw({ acmeCaBundlePath: p })).tls;
+    expect(readAcmeCaBundle(parseConfig(raw({})).tls, home)).toBeUndefined();
+    expect(() => readAcmeCaBundle(tls("~/missing.pem"), home)).toThrow(
+      /mailstack:acmeCaBundlePath points at .*missing\.pem.*ENOENT/,
+    );
+    fs.writeFileSync(`${home}/key.pem`, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    expect(() => readAcmeCaBundle(tls("~/key.pem"), home)).toThrow(/does not hold one PEM certificate/);
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    fs.writeFileSync(`${home}/ca.pem`, `${pem}\n`);
+    expect(readAcmeCaBundle(tls("~/ca.pem"), home)).toBe(pem);
   });
 });

@@ -13,7 +13,6 @@ import {
   dkimRecordValue,
   splitTxt,
   tlsKeyArgs,
-  txtZoneValue,
   validateDkimKeys,
 } from "../components/dkim";
 import type { DkimDomainConfig } from "../config";
@@ -92,7 +91,7 @@ describe("dkimRecordValue", () => {
   });
 });
 
-describe("splitTxt and txtZoneValue", () => {
+describe("splitTxt", () => {
   it("splits a 2048-bit RSA record into strings of at most 255 bytes that join back to it", () => {
     const value = dkimRecordValue(RSA);
     expect(value.length).toBeGreaterThan(255);
@@ -113,12 +112,6 @@ describe("splitTxt and txtZoneValue", () => {
     expect(parts).toEqual(["a".repeat(254), "한b"]);
     for (const p of splitTxt("한".repeat(200))) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(255);
     expect(() => splitTxt("abc", 2)).toThrow(/too short/);
-  });
-
-  it("quotes each string for a zone file and escapes quotes and backslashes", () => {
-    expect(txtZoneValue('a"b\\c')).toBe('"a\\"b\\\\c"');
-    const rdata = txtZoneValue("y".repeat(300));
-    expect(rdata).toBe(`"${"y".repeat(255)}" "${"y".repeat(45)}"`);
   });
 });
 

@@ -13,6 +13,7 @@ import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
 import { registerDkimTests } from "./dkim-contract";
+import { registerDnsTests } from "./dns-contract";
 import { registerFail2banTests } from "./fail2ban-contract";
 import { registerFilterTests } from "./filter-contract";
 import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
@@ -20,6 +21,7 @@ import { LOOKUP_LOG_ALLOWED, registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
 import { registerHygieneTests } from "./mail-hygiene-contract";
 import { sandboxEnv } from "./sandbox-env";
+import { registerTlsTests } from "./tls-contract";
 
 const execFileAsync = promisify(execFile);
 const STACK = "e2e";
@@ -88,6 +90,7 @@ beforeAll(async () => {
     ...sandbox.config,
     "mailstack:sshPrivateKeyPath": key,
     "mailstack:ldapBindPasswordPath": sb.SANDBOX_LDAP_BIND_PW_FILE,
+    "mailstack:acmeCaBundlePath": sb.SANDBOX_ACME_CA,
   };
   // Same salt and passphrase, so the sandbox's encrypted values decrypt here too.
   fs.writeFileSync(STACK_FILE, jsyaml.dump({ encryptionsalt: sandbox.encryptionsalt, config }));
@@ -143,6 +146,18 @@ describe("sandbox deployment through the real engine", () => {
       await stack.setConfig('mailstack:dkim["example.test"].sign', { value: selector }, true);
       await up();
     },
+  });
+  // The zones output served by NSD; SPF, DKIM and DMARC of a signed message (test/dns-contract.ts).
+  registerDnsTests(ssh, sb.SANDBOX_HOST ?? "", {
+    zones: async () => (await stack.outputs()).dnsZones?.value ?? {},
+    dkimRecords: async () => (await stack.outputs()).dkimRecords?.value ?? [],
+  });
+  // Certificates from Pebble on every TLS port, nginx's files, renewals (test/tls-contract.ts).
+  registerTlsTests(ssh, sb.SANDBOX_HOST ?? "", {
+    acmeCa: sb.SANDBOX_ACME_CA ?? "",
+    acmeRootUrl: sb.SANDBOX_ACME_ROOT_URL ?? "",
+    domains: ["example.test", "example.org", "corp.example.test"],
+    zones: async () => (await stack.outputs()).dnsZones?.value ?? {},
   });
   // Fail2ban's bans, from a second test host (test/fail2ban-contract.ts).
   registerFail2banTests(
