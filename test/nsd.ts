@@ -50,6 +50,17 @@ export function zoneFile(zone: string, fragment: string, ttl = 3600): string {
   ].join("\n");
 }
 
+/** Whether process `pid` still runs (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return !/^\d+ \(.*\) Z /.test(stat);
+}
+
 function nsdBinary(name: string): string {
   const p = `/usr/sbin/${name}`;
   if (!fs.existsSync(p)) throw new Error(`${p} not found; install NSD: apt-get install nsd`);
@@ -66,9 +77,17 @@ export async function startNsd(zones: Readonly<Record<string, string>>): Promise
     if (stopped) return;
     stopped = true;
     process.removeListener("exit", stop);
-    // NSD's main process takes its server children down with it on TERM.
-    proc?.kill("SIGTERM");
-    fs.rmSync(dir, { recursive: true, force: true });
+    // NSD's main process takes its server children down with it on TERM, and
+    // writes its state into the dir as it goes: wait for it (at most 5 s),
+    // and let rmSync retry while the last files land.
+    if (proc?.pid !== undefined && proc.exitCode === null && proc.kill("SIGTERM")) {
+      const pid = proc.pid;
+      const until = Date.now() + 5_000;
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      while (Date.now() < until && alive(pid)) Atomics.wait(nap, 0, 0, 50);
+      if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   };
   process.once("exit", stop);
 
