@@ -24,6 +24,17 @@ import {
 } from "./components/dns-records";
 import { DEFAULT_FAIL2BAN, type Fail2banSettings, fail2banProblems } from "./components/fail2ban";
 import { DEFAULT_SPAM_ACTIONS, type SpamActions, validateSpamActions } from "./components/rspamd";
+import {
+  bucketNameProblem,
+  DEFAULT_S3_REGION,
+  DEFAULT_VERSION_RETENTION_DAYS,
+  defaultBucketName,
+  endpointProblem,
+  MAX_VERSION_RETENTION_DAYS,
+  type MailStorageArgs,
+  normalizeEndpoint,
+  regionProblem,
+} from "./components/storage";
 
 export const NAMESPACE = "mailstack";
 
@@ -385,6 +396,85 @@ export const CONFIG_KEYS = {
       'Fail2ban, each optional: {"maxRetry": 5, "findTime": "10m", "banTime": "1h", "allowlist": []} (the defaults). maxRetry failures within findTime ban an address in the firewall for banTime; allowlist addresses or networks (operators, monitoring, the machine that deploys) are never banned.',
     example: "--path 'fail2ban.allowlist[0]' 198.51.100.7",
   },
+  storageMode: {
+    type: "string",
+    default: "minio",
+    description:
+      "Where backups go: minio (default; the stack makes the bucket, its policy, a user and an access key on a MinIO server with @pulumi/minio), external (an existing S3 bucket and key: set s3Endpoint, s3Bucket, s3AccessKeyId and s3SecretAccessKey) or none (no backup storage). Settings of the other modes are refused.",
+    example: "external",
+  },
+  minioEndpoint: {
+    type: "string",
+    default: "",
+    description:
+      "URL of the MinIO server's S3 API, such as https://minio.tlabs.team:9000; both the machine running Pulumi and the mail host must reach it. Required with storageMode minio.",
+    example: "https://minio.tlabs.team:9000",
+  },
+  minioBucket: {
+    type: "string",
+    default: "",
+    description:
+      "Name of the backup bucket the stack makes on the MinIO server. Default mail-<first domain with dots as dashes>, such as mail-tlabs-team.",
+    example: "mail-tlabs-team",
+  },
+  minioRootUser: {
+    type: "string",
+    default: "",
+    secret: true,
+    description:
+      "Access key of a MinIO admin, used only by the stack to manage the bucket, policy, user and access key. Secret. Required with storageMode minio.",
+    example: "--secret mailstack:minioRootUser",
+  },
+  minioRootPassword: {
+    type: "string",
+    default: "",
+    secret: true,
+    description: "Secret key of minioRootUser. Secret. Required with storageMode minio.",
+    example: "--secret mailstack:minioRootPassword",
+  },
+  backupVersionRetentionDays: {
+    type: "integer",
+    default: 30,
+    description:
+      "Days an overwritten or deleted backup object stays recoverable in the versioned MinIO bucket before its lifecycle rule removes it (1 to 3650). Default 30. For storageMode minio.",
+    example: "30",
+  },
+  s3Endpoint: {
+    type: "string",
+    default: "",
+    description:
+      "URL of the S3 API of an existing bucket, such as https://s3.eu-central-1.amazonaws.com; the mail host must reach it. Required with storageMode external.",
+    example: "https://s3.eu-central-1.amazonaws.com",
+  },
+  s3Bucket: {
+    type: "string",
+    default: "",
+    description:
+      "Name of the existing bucket backups go to; the stack does not make or change it. Required with storageMode external.",
+    example: "mail-tlabs-team",
+  },
+  s3Region: {
+    type: "string",
+    default: "us-east-1",
+    description:
+      "Region the backup bucket's requests are signed for (for MinIO, its site region). Default us-east-1. For storageMode minio or external.",
+    example: "eu-central-1",
+  },
+  s3AccessKeyId: {
+    type: "string",
+    default: "",
+    secret: true,
+    description:
+      "Access key id of the key backups use on the existing bucket; give it only the rights on that bucket that backups need (README). Secret. Required with storageMode external.",
+    example: "--secret mailstack:s3AccessKeyId",
+  },
+  s3SecretAccessKey: {
+    type: "string",
+    default: "",
+    secret: true,
+    description: "Secret access key of s3AccessKeyId. Secret. Required with storageMode external.",
+    example: "--secret mailstack:s3SecretAccessKey",
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -514,7 +604,12 @@ export interface StackConfig {
   readonly fail2ban: Fail2banSettings;
   readonly dns: DnsConfig;
   readonly tls: TlsConfig;
+  /** Where backups go (mailstack:storageMode); the credentials are secret Outputs. */
+  readonly storage: StorageConfig;
 }
+
+/** The backup storage: a MinIO bucket the stack manages, an existing S3 bucket, or none. */
+export type StorageConfig = MailStorageArgs | { readonly mode: "none" };
 
 /** The mail host's certificate. */
 export interface TlsConfig {
@@ -689,14 +784,19 @@ export function parseConfig(raw: RawConfig): StackConfig {
 
   // Secrets set without --secret: reported once, and otherwise treated as unset.
   const plainSecrets = new Set<ConfigKey>();
-  const get = (k: ConfigKey): string | undefined => {
+  // Pulumi fills in Pulumi.yaml's defaults; a default counts as "not set".
+  const isSet = (k: ConfigKey): boolean => {
     const spec: KeySpec = CONFIG_KEYS[k];
     const v = raw.values[k];
-    // Pulumi fills in Pulumi.yaml's defaults; a default counts as "not set".
     const isDefault =
       spec.default !== undefined &&
       v === (typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default));
-    if (v === undefined || v === "" || isDefault) {
+    return v !== undefined && v !== "" && !isDefault;
+  };
+  const get = (k: ConfigKey): string | undefined => {
+    const spec: KeySpec = CONFIG_KEYS[k];
+    const v = raw.values[k];
+    if (v === undefined || !isSet(k)) {
       if (spec.required) bad(k, "is required but not set");
       return undefined;
     }
@@ -729,16 +829,18 @@ export function parseConfig(raw: RawConfig): StackConfig {
     return fallback;
   };
 
-  const port = (k: ConfigKey, fallback: number): number => {
+  /** A whole number from min to max; `what` names it in the message ("a TCP port"). */
+  const int = (k: ConfigKey, fallback: number, min: number, max: number, what: string): number => {
     const v = get(k);
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > 65535) {
-      bad(k, `value "${v}" is not a TCP port (a whole number from 1 to 65535)`);
+    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < min || n > max) {
+      bad(k, `value "${v}" is not ${what} (a whole number from ${min} to ${max})`);
       return fallback;
     }
     return n;
   };
+  const port = (k: ConfigKey, fallback: number): number => int(k, fallback, 1, 65535, "a TCP port");
 
   const host = str("host", "", hostProblem);
   const sshPort = port("sshPort", 22);
@@ -841,6 +943,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
     v.startsWith("/") || v.startsWith("~/") ? undefined : "is not an absolute path (or one starting with ~/)",
   );
   const tlsa = bool("tlsa", false);
+  const storage = parseStorage({ get, isSet, given, str, int, bad }, domains);
 
   if (MAIL_PORTS.some((p) => p.port === sshPort)) {
     bad(
@@ -916,6 +1019,133 @@ export function parseConfig(raw: RawConfig): StackConfig {
       ...(acmeChallenge === "dns-01" ? { cloudflareApiToken: pulumi.secret(cfToken) } : {}),
       tlsa,
     },
+    storage,
+  };
+}
+
+type StorageMode = StorageConfig["mode"];
+
+/** The storage modes, and the settings each one reads (s3Region serves both with a bucket). */
+const STORAGE_KEYS: Readonly<Record<StorageMode, readonly ConfigKey[]>> = {
+  minio: [
+    "minioEndpoint",
+    "minioBucket",
+    "minioRootUser",
+    "minioRootPassword",
+    "backupVersionRetentionDays",
+    "s3Region",
+  ],
+  external: ["s3Endpoint", "s3Bucket", "s3Region", "s3AccessKeyId", "s3SecretAccessKey"],
+  none: [],
+};
+const STORAGE_MODES = Object.keys(STORAGE_KEYS) as StorageMode[];
+
+/** Why a credential cannot be one (MinIO's minimums: 3 for an access key, 8 for a secret), or undefined. */
+function credentialProblem(min: number): (v: string) => string | undefined {
+  return (v) =>
+    v.length < min
+      ? `is shorter than ${min} characters`
+      : /[\s\p{Cc}]/u.test(v)
+        ? "has whitespace or control characters"
+        : undefined;
+}
+
+/** What parseConfig's helpers give the parts of config parsed elsewhere. */
+interface ConfigReader {
+  get(k: ConfigKey): string | undefined;
+  /** Set, and not to Pulumi.yaml's default. */
+  isSet(k: ConfigKey): boolean;
+  /** Present with any value, even a secret stored in plain text. */
+  given(k: ConfigKey): boolean;
+  str(k: ConfigKey, fallback: string, check?: (v: string) => string | undefined): string;
+  int(k: ConfigKey, fallback: number, min: number, max: number, what: string): number;
+  bad(k: ConfigKey, why: string, fixText?: string): void;
+}
+
+/**
+ * mailstack:storageMode and the settings of that mode. A setting of another
+ * mode is refused: a stale admin key or an unused bucket name in config
+ * would mislead whoever reads it.
+ */
+function parseStorage(c: ConfigReader, domains: readonly DomainConfig[]): StorageConfig {
+  const chosen = c.get("storageMode") ?? "minio";
+  const mode = STORAGE_MODES.find((m) => m === chosen);
+  if (mode === undefined) {
+    c.bad("storageMode", `value "${chosen}" is not minio, external or none`);
+    return { mode: "none" };
+  }
+  const used = STORAGE_KEYS[mode];
+  const stray = new Set(STORAGE_MODES.flatMap((m) => STORAGE_KEYS[m]).filter((k) => !used.includes(k)));
+  for (const k of stray) {
+    if (!c.isSet(k)) continue;
+    const owners = STORAGE_MODES.filter((m) => STORAGE_KEYS[m].includes(k));
+    c.bad(
+      k,
+      `is a setting of storageMode ${owners.join(" or ")}, but storageMode is ${mode}`,
+      `pulumi config rm ${key(k)}`,
+    );
+  }
+
+  const required = (k: ConfigKey, value: string) => {
+    // A secret stored in plain text is reported once, as that.
+    if (value === "" && !c.given(k)) {
+      c.bad(
+        k,
+        `is required with storageMode ${mode}${mode === "minio" ? " (the default)" : ""} but not set`,
+        `${fix(k)}, or choose another mode: ${fix("storageMode")}`,
+      );
+    }
+    return value;
+  };
+  const region = c.str("s3Region", DEFAULT_S3_REGION, regionProblem);
+  const endpointOf = (k: ConfigKey) => {
+    const v = c.get(k);
+    const why = v === undefined ? undefined : endpointProblem(v);
+    if (v === undefined || why === undefined) return required(k, v === undefined ? "" : normalizeEndpoint(v));
+    // An endpoint never needs an @: one means credentials, which never go into a message.
+    c.bad(k, `value ${v.includes("@") ? "(not shown)" : `"${v}"`} ${why}`);
+    return "";
+  };
+
+  if (mode === "external") {
+    return {
+      mode,
+      endpoint: endpointOf("s3Endpoint"),
+      bucket: required("s3Bucket", c.str("s3Bucket", "", bucketNameProblem)),
+      region,
+      accessKeyId: pulumi.secret(required("s3AccessKeyId", c.str("s3AccessKeyId", "", credentialProblem(3)))),
+      secretAccessKey: pulumi.secret(
+        required("s3SecretAccessKey", c.str("s3SecretAccessKey", "", credentialProblem(8))),
+      ),
+    };
+  }
+  if (mode === "none") return { mode };
+
+  const first = domains[0]?.name;
+  let bucket = c.str("minioBucket", "", bucketNameProblem);
+  if (bucket === "" && !c.isSet("minioBucket") && first !== undefined) {
+    bucket = defaultBucketName(first);
+    const why = bucketNameProblem(bucket);
+    if (why !== undefined) {
+      c.bad("minioBucket", `is not set, and the default "${bucket}" (from ${first}) ${why}`);
+    }
+  }
+  return {
+    mode: "minio",
+    endpoint: endpointOf("minioEndpoint"),
+    bucket,
+    region,
+    rootUser: pulumi.secret(required("minioRootUser", c.str("minioRootUser", "", credentialProblem(3)))),
+    rootPassword: pulumi.secret(
+      required("minioRootPassword", c.str("minioRootPassword", "", credentialProblem(8))),
+    ),
+    versionRetentionDays: c.int(
+      "backupVersionRetentionDays",
+      DEFAULT_VERSION_RETENTION_DAYS,
+      1,
+      MAX_VERSION_RETENTION_DAYS,
+      "a number of days",
+    ),
   };
 }
 

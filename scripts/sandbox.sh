@@ -459,7 +459,7 @@ start_acme() {
   local pid
   # Built (or found cached) from its Go module; stdout is only a PATH line.
   bash "$SCRIPT_DIR/toolchain.sh" servers >/dev/null 2>>"$LOG_DIR/toolchain.log" ||
-    die "building pebble failed (log: $LOG_DIR/toolchain.log)" \
+    die "building the test servers (pebble, minio, mc) failed (log: $LOG_DIR/toolchain.log)" \
       "run: bash $SCRIPT_DIR/toolchain.sh servers   (needs Go and the Go module proxy)"
   make_acme_certs
   write_file "$STATE/pebble.json" 644 <<EOF

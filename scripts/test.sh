@@ -70,6 +70,9 @@ phase "toolchain"
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
 pulumi version
+# The test servers from their Go modules: pebble for the sandbox, minio and mc
+# for the storage policy's contract test in the unit phase.
+bash scripts/toolchain.sh servers >/dev/null
 
 phase "sandbox (a fresh host, so the first up is a cold deploy)"
 bash scripts/sandbox.sh down

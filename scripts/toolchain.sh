@@ -21,8 +21,10 @@
 #
 #   eval "$(bash scripts/toolchain.sh servers)"
 #
-# builds instead the test servers the sandbox runs (scripts/sandbox.sh), into
-# the same directory: pebble, the ACME server, from its Go module.
+# builds instead the test servers, into the same directory, each from its Go
+# module: pebble, the ACME server the sandbox runs (scripts/sandbox.sh), and
+# minio and mc, the S3 server and its client, for the storage policy's
+# contract test (test/minio-policy.test.ts).
 # shellcheck disable=SC2016
 set -euo pipefail
 
@@ -68,8 +70,14 @@ read -r pulumi_version command_version < <(node -e '
 ' "$here")
 
 export PULUMI_SKIP_UPDATE_CHECK=true
-# Test servers built from their Go modules, pinned here.
+# Test servers built from their Go modules, pinned here. MinIO and mc have no
+# semver tags (only RELEASE.* tags, which are not Go versions), so they are
+# pinned to the pseudo-version of a commit: what `go list -m <module>@latest`
+# resolved when they were pinned. Neither go.mod has replace directives, so
+# `go install module@version` builds them as published.
 PEBBLE_VERSION=v2.10.1
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 
 # --- an installed Pulumi needs nothing from us ------------------------------
 
@@ -235,6 +243,10 @@ else
   # The sandbox's ACME server: certbot on the test host gets its certificates
   # from it, as a real host does from Let's Encrypt.
   build_module pebble github.com/letsencrypt/pebble/v2/cmd/pebble "$PEBBLE_VERSION"
+  # A real S3 server and client: the backup policy the stack writes is applied
+  # to MinIO and checked by what its user can and cannot do.
+  build_module minio github.com/minio/minio "$MINIO_VERSION"
+  build_module mc github.com/minio/mc "$MC_VERSION"
 fi
 
 log "ready in $bin [$(elapsed "$started")]"

@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as pulumi from "@pulumi/pulumi";
 import * as jsyaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import {
@@ -23,7 +24,15 @@ import { settle } from "./mocks";
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
 const HASH = "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
-const SECRETS = ["sshPrivateKey", "dbAdminPassword", "passwordHashes", "ldapBindPassword", "dkimPrivateKeys"];
+const STORAGE_SECRETS = ["minioRootUser", "minioRootPassword", "s3AccessKeyId", "s3SecretAccessKey"];
+const SECRETS = [
+  "sshPrivateKey",
+  "dbAdminPassword",
+  "passwordHashes",
+  "ldapBindPassword",
+  "dkimPrivateKeys",
+  ...STORAGE_SECRETS,
+];
 
 /** Private keys made here, PEM: the DKIM keys config accepts, and some it must refuse. */
 function pem(type: "rsa" | "ed25519" | "ec", bits = 2048): string {
@@ -61,6 +70,10 @@ function raw(values: Record<string, string | undefined>, secretKeys = SECRETS): 
     ldapUri: "ldaps://ldap.corp.team",
     ldapBindDn: "cn=mailserver,dc=corp,dc=team",
     ldapBindPassword: "bind-pw",
+    // storageMode minio, the default.
+    minioEndpoint: "https://minio.tlabs.team:9000",
+    minioRootUser: "minio-admin",
+    minioRootPassword: "minio-admin-pw",
   };
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined) delete base[k];
@@ -154,7 +167,7 @@ describe("parseConfig accepts good config", () => {
           users: "[]",
           ldapFallback: "local-if-exists",
         },
-        ["sshPrivateKey", "ldapBindPassword"],
+        ["sshPrivateKey", "ldapBindPassword", ...STORAGE_SECRETS],
       ),
     );
     expect(cfg.database.mode).toBe("preprovisioned");
@@ -177,6 +190,7 @@ describe("parseConfig accepts good config", () => {
         "dbAdminPassword",
         "passwordHashes",
         "ldapBindPassword",
+        ...STORAGE_SECRETS,
       ]),
     );
     expect(cfg.ssh.privateKey).toEqual({ path: "~/.ssh/id_ed25519" });
@@ -755,6 +769,10 @@ describe("Pulumi.yaml", () => {
       // Stand-ins replace the secrets the operator sets with --secret.
       if (values.sshPrivateKeyPath === undefined) values.sshPrivateKey = KEY;
       if (values.dbMode !== "preprovisioned") values.dbAdminPassword = "stand-in";
+      const storage = values.storageMode ?? "minio";
+      const keys = storage === "minio" ? ["minioRootUser", "minioRootPassword"] : [];
+      if (storage === "external") keys.push("s3AccessKeyId", "s3SecretAccessKey");
+      for (const k of keys) values[k] ??= "stand-in-key";
       let cfg: StackConfig | undefined;
       expect(() => {
         cfg = parseConfig({ values, secretKeys: new Set(SECRETS) });
@@ -942,5 +960,183 @@ describe("tls settings", () => {
     const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
     fs.writeFileSync(`${home}/ca.pem`, `${pem}\n`);
     expect(readAcmeCaBundle(tls("~/ca.pem"), home)).toBe(pem);
+  });
+});
+
+describe("storage settings", () => {
+  const external = {
+    storageMode: "external",
+    minioEndpoint: undefined,
+    minioRootUser: undefined,
+    minioRootPassword: undefined,
+    s3Endpoint: "https://s3.eu-central-1.amazonaws.com/",
+    s3Bucket: "tlabs-mail-backups",
+    s3Region: "eu-central-1",
+    s3AccessKeyId: "AKIAEXAMPLEKEYID",
+    s3SecretAccessKey: "external-secret-key",
+  };
+
+  it("default to MinIO, a bucket named after the first domain, us-east-1 and 30 days, the admin key secret", async () => {
+    const storage = parseConfig(raw({ minioEndpoint: "https://minio.tlabs.team:9000/" })).storage;
+    expect(storage).toMatchObject({
+      mode: "minio",
+      endpoint: "https://minio.tlabs.team:9000",
+      bucket: "mail-tlabs-team",
+      region: "us-east-1",
+      versionRetentionDays: 30,
+    });
+    if (storage.mode !== "minio") throw new Error("not minio");
+    expect(await settle(pulumi.output(storage.rootUser))).toEqual({ value: "minio-admin", secret: true });
+    expect(await settle(pulumi.output(storage.rootPassword))).toEqual({
+      value: "minio-admin-pw",
+      secret: true,
+    });
+  });
+
+  it("take an explicit bucket, retention and region, and treat Pulumi.yaml's defaults as unset", () => {
+    expect(
+      parseConfig(
+        raw({ minioBucket: "backups.tlabs", backupVersionRetentionDays: "7", s3Region: "ap-northeast-2" }),
+      ).storage,
+    ).toMatchObject({ bucket: "backups.tlabs", versionRetentionDays: 7, region: "ap-northeast-2" });
+    // Pulumi hands the program every declared default; in another mode they are not stray settings.
+    const none = parseConfig(
+      raw({
+        storageMode: "none",
+        minioEndpoint: "",
+        minioRootUser: "",
+        minioRootPassword: "",
+        backupVersionRetentionDays: "30",
+        s3Region: "us-east-1",
+      }),
+    );
+    expect(none.storage).toEqual({ mode: "none" });
+  });
+
+  it("external mode passes an existing bucket and key through, the key secret", async () => {
+    const storage = parseConfig(raw(external)).storage;
+    expect(storage).toMatchObject({
+      mode: "external",
+      endpoint: "https://s3.eu-central-1.amazonaws.com",
+      bucket: "tlabs-mail-backups",
+      region: "eu-central-1",
+    });
+    if (storage.mode !== "external") throw new Error("not external");
+    expect(await settle(pulumi.output(storage.accessKeyId))).toEqual({
+      value: "AKIAEXAMPLEKEYID",
+      secret: true,
+    });
+    expect(await settle(pulumi.output(storage.secretAccessKey))).toEqual({
+      value: "external-secret-key",
+      secret: true,
+    });
+  });
+
+  it("name what minio mode is missing, with the fix and the other modes", () => {
+    expect(
+      problems({ minioEndpoint: undefined, minioRootUser: undefined, minioRootPassword: undefined }),
+    ).toEqual(
+      ["minioEndpoint", "minioRootUser", "minioRootPassword"].map((k) =>
+        expect.stringMatching(
+          new RegExp(
+            `^mailstack:${k} is required with storageMode minio \\(the default\\) but not set\\. Fix: pulumi config set .*mailstack:${k}.*, or choose another mode: pulumi config set mailstack:storageMode external$`,
+          ),
+        ),
+      ),
+    );
+  });
+
+  it("name what external mode is missing", () => {
+    const found = problems({
+      ...external,
+      s3Endpoint: undefined,
+      s3Bucket: undefined,
+      s3AccessKeyId: undefined,
+    });
+    expect(found.map((p) => p.split(" ")[0])).toEqual([
+      "mailstack:s3Endpoint",
+      "mailstack:s3Bucket",
+      "mailstack:s3AccessKeyId",
+    ]);
+    for (const p of found) expect(p).toContain("is required with storageMode external but not set. Fix: ");
+  });
+
+  it("refuse bad values, naming the key and the fix", () => {
+    expect(problems({ storageMode: "s3" })).toEqual([
+      'mailstack:storageMode value "s3" is not minio, external or none. Fix: pulumi config set mailstack:storageMode external',
+    ]);
+    expect(problems({ minioEndpoint: "minio.tlabs.team:9000" })[0]).toMatch(
+      /^mailstack:minioEndpoint value "minio\.tlabs\.team:9000" must start with https:\/\/ \(or http:\/\/\)\. Fix: pulumi config set mailstack:minioEndpoint https:\/\/minio\.tlabs\.team:9000$/,
+    );
+    expect(problems({ minioEndpoint: "https://minio.tlabs.team/backups" })[0]).toMatch(
+      /^mailstack:minioEndpoint value ".*" must have no path/,
+    );
+    expect(problems({ minioBucket: "Mail_Backups" })[0]).toMatch(
+      /^mailstack:minioBucket value "Mail_Backups" may hold only lower-case letters, digits, dots and hyphens/,
+    );
+    expect(problems({ minioBucket: "10.0.0.1" })[0]).toMatch(/looks like an IP address/);
+    const long = `${"a".repeat(60)}.team`;
+    expect(
+      problems({
+        domains: JSON.stringify([{ name: long }]),
+        users: "[]",
+        passwordHashes: "{}",
+        aliases: "[]",
+      }),
+    ).toEqual([
+      `mailstack:minioBucket is not set, and the default "mail-${"a".repeat(60)}-team" (from ${long}) must be 3 to 63 characters long. Fix: pulumi config set mailstack:minioBucket mail-tlabs-team`,
+    ]);
+    for (const days of ["0", "3651", "thirty", "1.5"]) {
+      expect(problems({ backupVersionRetentionDays: days })).toEqual([
+        `mailstack:backupVersionRetentionDays value "${days}" is not a number of days (a whole number from 1 to 3650). Fix: pulumi config set mailstack:backupVersionRetentionDays 30`,
+      ]);
+    }
+    expect(problems({ s3Region: "US East" })[0]).toMatch(
+      /^mailstack:s3Region value "US East" is not a region name/,
+    );
+  });
+
+  it("refuse the settings of another mode, so no stale key or bucket lingers in config", () => {
+    expect(
+      problems({ ...external, minioRootPassword: "old-admin-pw", backupVersionRetentionDays: "7" }),
+    ).toEqual([
+      "mailstack:minioRootPassword is a setting of storageMode minio, but storageMode is external. Fix: pulumi config rm mailstack:minioRootPassword",
+      "mailstack:backupVersionRetentionDays is a setting of storageMode minio, but storageMode is external. Fix: pulumi config rm mailstack:backupVersionRetentionDays",
+    ]);
+    expect(problems({ s3Bucket: "tlabs-mail-backups" })).toEqual([
+      "mailstack:s3Bucket is a setting of storageMode external, but storageMode is minio. Fix: pulumi config rm mailstack:s3Bucket",
+    ]);
+    expect(
+      problems({
+        storageMode: "none",
+        minioEndpoint: undefined,
+        minioRootUser: undefined,
+        minioRootPassword: undefined,
+        s3Region: "eu-central-1",
+      }),
+    ).toEqual([
+      "mailstack:s3Region is a setting of storageMode minio or external, but storageMode is none. Fix: pulumi config rm mailstack:s3Region",
+    ]);
+  });
+
+  it("never show a credential: not when too short, not inside an endpoint URL, not when stored in plain text", () => {
+    const text = [
+      ...problems({ minioRootPassword: "hunter9" }),
+      ...problems({ minioRootUser: "hunter 10" }),
+      ...problems({ minioEndpoint: "https://admin:hunter11@minio.tlabs.team" }),
+      ...problems(
+        { ...external, s3SecretAccessKey: "hunter12" },
+        SECRETS.filter((k) => k !== "s3SecretAccessKey"),
+      ),
+    ].join("\n");
+    expect(text).toContain(
+      "mailstack:minioRootPassword value (secret, not shown) is shorter than 8 characters",
+    );
+    expect(text).toContain("mailstack:minioRootUser value (secret, not shown) has whitespace");
+    expect(text).toContain("mailstack:minioEndpoint value (not shown) holds credentials");
+    // Reported once, as a plain-text secret, and not also as missing.
+    expect(text.match(/^mailstack:s3SecretAccessKey/gm)).toHaveLength(1);
+    expect(text).toContain("mailstack:s3SecretAccessKey is stored in plain text but must be a secret");
+    expect(text).not.toMatch(/hunter/);
   });
 });

@@ -31,8 +31,17 @@ beforeAll(async () => {
       dbAdminPassword: "ADMIN-PASSWORD",
       users: JSON.stringify([{ address: "alice@tlabs.team" }]),
       passwordHashes: JSON.stringify({ "alice@tlabs.team": "{BLF-CRYPT}$2b$05$HASHHASHHASH" }),
+      minioEndpoint: "https://minio.tlabs.team:9000",
+      minioRootUser: "MINIO-ROOT-USER",
+      minioRootPassword: "MINIO-ROOT-PASSWORD",
     },
-    secretKeys: new Set(["sshPrivateKey", "dbAdminPassword", "passwordHashes"]),
+    secretKeys: new Set([
+      "sshPrivateKey",
+      "dbAdminPassword",
+      "passwordHashes",
+      "minioRootUser",
+      "minioRootPassword",
+    ]),
   });
   stack = new MailStack(
     "mail",

@@ -26,6 +26,11 @@ export function setup(stdout: (name: string) => string = () => ""): void {
         }
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = "generated-password";
         if (args.type === "tls:index/privateKey:PrivateKey") Object.assign(state, tlsKey(args.inputs));
+        // The MinIO server makes an access key's id and secret, and a user's secret when none is given.
+        if (args.type === "minio:index/iamServiceAccount:IamServiceAccount") {
+          Object.assign(state, { accessKey: "MOCKACCESSKEY", secretKey: "mock-secret-key", status: "on" });
+        }
+        if (args.type === "minio:index/iamUser:IamUser") state.secret ??= "mock-user-secret";
         return { id: `${args.name}-id`, state };
       },
       call: () => ({}),
