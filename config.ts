@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type AcmeChallenge, LETSENCRYPT, LETSENCRYPT_STAGING } from "./components/acme";
+import { type BackupSettings, backupProblems, DEFAULT_BACKUP } from "./components/backup";
 import {
   DEFAULT_DMARC,
   DEFAULT_MTA_STS,
@@ -389,6 +390,21 @@ export const CONFIG_KEYS = {
       "Publish a DANE TLSA record (3 1 1) for port 25 of the mail host; renewals then keep the certificate's key. Default false.",
     example: "true",
   },
+  backup: {
+    type: "object",
+    default: {},
+    description:
+      'Backups with restic into the storage bucket, each optional: {"schedule": "03:15", "keepLast": 3, "keepDaily": 7, "keepWeekly": 4, "keepMonthly": 6, "maxAgeHours": 26, "database": true} (the defaults). schedule is a daily time on the host, or "off"; maxAgeHours is when monitoring calls the last success too old; database false skips the dump (a database on another server).',
+    example: "--path 'backup.schedule' 02:30",
+  },
+  backupPassword: {
+    type: "string",
+    default: "",
+    secret: true,
+    description:
+      "Password of the encrypted restic repository. Secret; keep a copy outside this stack: without it no backup can be read.",
+    example: "--secret mailstack:backupPassword",
+  },
   fail2ban: {
     type: "object",
     default: {},
@@ -606,6 +622,14 @@ export interface StackConfig {
   readonly tls: TlsConfig;
   /** Where backups go (mailstack:storageMode); the credentials are secret Outputs. */
   readonly storage: StorageConfig;
+  readonly backup: BackupConfig;
+}
+
+/** Backups of the mail host. */
+export interface BackupConfig {
+  readonly settings: BackupSettings;
+  /** The restic repository's password; unset leaves backups off. */
+  readonly password?: pulumi.Output<string>;
 }
 
 /** The backup storage: a MinIO bucket the stack manages, an existing S3 bucket, or none. */
@@ -944,6 +968,24 @@ export function parseConfig(raw: RawConfig): StackConfig {
   );
   const tlsa = bool("tlsa", false);
   const storage = parseStorage({ get, isSet, given, str, int, bad }, domains);
+  const backup = parseBackup(get("backup"), (why) => bad("backup", why));
+  const backupPassword = str("backupPassword", "", (v) =>
+    v.length >= 16 ? undefined : "is shorter than 16 characters; the backups are only as safe as it",
+  );
+  if (storage.mode !== "none" && backupPassword === "" && !given("backupPassword")) {
+    bad(
+      "backupPassword",
+      `is required: backups into the ${storage.mode === "minio" ? "MinIO" : "S3"} bucket are encrypted with it`,
+      `${fix("backupPassword")} (a long random one, kept outside this stack too), or pulumi config set mailstack:storageMode none for no backups`,
+    );
+  }
+  if (backup.database && dbHost !== "") {
+    bad(
+      "backup",
+      `dumps the database on the mail host, but it runs on ${dbHost} (mailstack:dbHost)`,
+      "back it up at the database server and pulumi config set --path 'backup.database' false",
+    );
+  }
 
   if (MAIL_PORTS.some((p) => p.port === sshPort)) {
     bad(
@@ -1020,6 +1062,10 @@ export function parseConfig(raw: RawConfig): StackConfig {
       tlsa,
     },
     storage,
+    backup: {
+      settings: backup,
+      ...(backupPassword !== "" ? { password: pulumi.secret(backupPassword) } : {}),
+    },
   };
 }
 
@@ -1147,6 +1193,22 @@ function parseStorage(c: ConfigReader, domains: readonly DomainConfig[]): Storag
       "a number of days",
     ),
   };
+}
+
+/** mailstack:backup: schedule and retention over the defaults. */
+function parseBackup(value: string | undefined, bad: (why: string) => void): BackupSettings {
+  if (value === undefined) return DEFAULT_BACKUP;
+  const settings = parseOverrides(
+    value,
+    DEFAULT_BACKUP,
+    '{"schedule": "03:15", "keepDaily": 7}',
+    "the settings are schedule, keepLast, keepDaily, keepWeekly, keepMonthly, maxAgeHours, database",
+    bad,
+  );
+  if (settings === undefined) return DEFAULT_BACKUP;
+  const problems = backupProblems(settings);
+  for (const p of problems) bad(`has ${p}`);
+  return problems.length > 0 ? DEFAULT_BACKUP : settings;
 }
 
 /** The ACME servers known by name (mailstack:acmeServer). */

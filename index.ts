@@ -35,4 +35,5 @@ export const dkimRecords = stack.dkimRecords;
 export const dnsZones = stack.dnsZones;
 export const deliverability = stack.deliverability;
 export const tls = stack.tls;
+export const backup = stack.backup;
 export const mailstackVersion: string = require("./package.json").version;

@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MAIL_PORTS, type StackConfig } from "../config";
 import { AcmeCertificate, spkiSha256 } from "./acme";
+import { Backup } from "./backup";
 import { Clamav } from "./clamav";
 import { MailDatabase } from "./database";
 import { DkimKeys, dkimRecords } from "./dkim";
@@ -13,6 +14,7 @@ import { MailHost, type OpenPort } from "./host";
 import { Postfix } from "./postfix";
 import type { HostConnection } from "./push";
 import { RSPAMD_MILTER, Rspamd } from "./rspamd";
+import { MailStorage, type StorageAudit } from "./storage";
 import { BootstrapCertificate } from "./tls";
 import type { TunnelOpener } from "./tunnel";
 import { certificateNames, WebServer } from "./web";
@@ -52,6 +54,20 @@ export class MailStack extends pulumi.ComponentResource {
   readonly dkimRecords: pulumi.Output<
     { readonly name: string; readonly value: string; readonly signing: boolean }[]
   >;
+  /** Where backups go, and how often; "none" without storage. No secret in it. */
+  readonly backup:
+    | "none"
+    | {
+        readonly storage: StorageAudit;
+        readonly repository: pulumi.Output<string>;
+        readonly schedule: string;
+        readonly keep: {
+          readonly last: number;
+          readonly daily: number;
+          readonly weekly: number;
+          readonly monthly: number;
+        };
+      };
   /** The certificate: where it comes from, what it covers, and what renews it. */
   readonly tls: {
     readonly acmeServer: string;
@@ -219,6 +235,31 @@ export class MailStack extends pulumi.ComponentResource {
       renewal: acme ? acme.renewal : pulumi.output("none: self-signed, no renewal"),
     };
 
+    // Backups into the bucket: every daemon whose data they hold is in place first.
+    if (cfg.storage.mode !== "none" && cfg.backup.password) {
+      const storage = new MailStorage(`${name}-storage`, cfg.storage, { parent: this });
+      const backup = new Backup(
+        `${name}-backup`,
+        {
+          connection,
+          settings: cfg.backup.settings,
+          target: storage.target,
+          password: cfg.backup.password,
+          dependsOn: [database, dovecot.ready, rspamd.ready, storage],
+        },
+        { parent: this },
+      );
+      const s = cfg.backup.settings;
+      this.backup = {
+        storage: storage.audit,
+        repository: backup.repository,
+        schedule: s.schedule === "off" ? "off" : `daily at ${s.schedule}`,
+        keep: { last: s.keepLast, daily: s.keepDaily, weekly: s.keepWeekly, monthly: s.keepMonthly },
+      };
+    } else {
+      this.backup = "none";
+    }
+
     // Last: it bans through the firewall and reads the logs the others write.
     new Fail2ban(
       `${name}-fail2ban`,
@@ -276,6 +317,7 @@ export class MailStack extends pulumi.ComponentResource {
       dnsZones: this.dnsZones,
       deliverability: this.deliverability,
       tls: this.tls,
+      backup: this.backup,
       host: this.host,
       hostname: this.hostname,
       openPorts: this.openPorts,

@@ -12,6 +12,7 @@
 # and PID namespaces, reachable only over the bridge msbr0 (10.213.0.0/24):
 #   10.213.0.1  host side: apt-cacher-ng (:3142), dnsmasq (:53, zone example.test)
 #               and Pebble, the test ACME server (:14000, management :15000)
+#               and MinIO, the backups' S3 server (:9000)
 #   10.213.0.2  netns mailstack-mail: the mail host, sshd on :22
 #   10.213.0.3  netns mailstack-ldap: the company LDAP server (slapd, :389),
 #               suffix dc=corp,dc=example,dc=test, in the same kind of chroot
@@ -60,6 +61,20 @@ PEBBLE="${MAILSTACK_CACHE:-$HOME/.cache/mailstack}/toolchain/bin/pebble"
 # the sandbox stack's domains (Pulumi.sandbox.yaml): the MTA-STS, autoconfig
 # and autodiscover hosts, CNAMEs of the mail host as the stack's zones say.
 SANDBOX_MAIL_DOMAINS=(example.test example.org corp.example.test)
+
+# The backups' S3: a MinIO server built from its Go module, holding the bucket
+# the sandbox stack backs up into (its external-S3 mode: an existing bucket and
+# a key that may use it). Its root credentials are made once per machine and
+# never leave $CACHE or MinIO's environment; the backup key is a public test
+# credential, like the test accounts' passwords, stored in Pulumi.sandbox.yaml.
+S3_PORT=9000
+S3_DATA="$STATE/minio"
+S3_ROOT_FILE="$CACHE/minio-root"
+MINIO="${MAILSTACK_CACHE:-$HOME/.cache/mailstack}/toolchain/bin/minio"
+MC="${MAILSTACK_CACHE:-$HOME/.cache/mailstack}/toolchain/bin/mc"
+S3_BUCKET=mail-example-test
+S3_KEY_ID=mailstack-sandbox-backup
+S3_KEY_SECRET=mailstack-sandbox-backup-secret
 
 SUITE=bookworm
 # Same mirror as the host's /etc/apt/sources.list.d/debian.sources.
@@ -435,6 +450,49 @@ start_dns() {
   wait_for "dnsmasq on $BRIDGE_ADDR:53" listening udp "$BRIDGE_ADDR" 53
 }
 
+# The policy the stack itself would give the backup key (components/storage.ts).
+print_backup_policy() { node "$SCRIPT_DIR/sandbox/backup-policy.js" "$1"; }
+
+# mc as MinIO's root, without the credentials on any command line.
+mc_root() {
+  local user pw
+  { read -r user && read -r pw; } <"$S3_ROOT_FILE"
+  MC_CONFIG_DIR="$STATE/mc" MC_HOST_sandbox="http://$user:$pw@$BRIDGE_ADDR:$S3_PORT" "$MC" --quiet "$@"
+}
+
+start_s3() {
+  local pid
+  [[ -x $MINIO && -x $MC ]] ||
+    die "minio or mc is missing in the toolchain cache" "run: bash $SCRIPT_DIR/toolchain.sh servers"
+  if [[ ! -s $S3_ROOT_FILE ]]; then
+    (umask 077 && printf 'mailstack-root\n%s\n' "$(openssl rand -hex 24)" >"$S3_ROOT_FILE")
+  fi
+  mkdir -p "$S3_DATA"
+  if ! { pid=$(pid_alive "$RUN_DIR/minio.pid" "$MINIO") && listening tcp "$BRIDGE_ADDR" "$S3_PORT"; }; then
+    [[ -z ${pid:-} ]] || stop_pid "$pid"
+    port_free tcp "$S3_PORT" minio
+    (
+      { read -r MINIO_ROOT_USER && read -r MINIO_ROOT_PASSWORD; } <"$S3_ROOT_FILE"
+      export MINIO_ROOT_USER MINIO_ROOT_PASSWORD MINIO_BROWSER=off
+      spawn "$LOG_DIR/minio.log" "$MINIO" server --quiet --address "$BRIDGE_ADDR:$S3_PORT" "$S3_DATA"
+    )
+    wait_for "minio on $BRIDGE_ADDR:$S3_PORT" listening tcp "$BRIDGE_ADDR" "$S3_PORT"
+    pgrep -n -x -f "$MINIO server --quiet --address $BRIDGE_ADDR:$S3_PORT $S3_DATA" >"$RUN_DIR/minio.pid"
+  fi
+  # The bucket an S3 admin would hand the mail team: versioned, with a key
+  # limited to it by the stack's own backup policy.
+  local policy="$STATE/mail-server-policy.json"
+  print_backup_policy "$S3_BUCKET" >"$policy"
+  {
+    mc_root mb --ignore-existing "sandbox/$S3_BUCKET"
+    mc_root version enable "sandbox/$S3_BUCKET"
+    mc_root admin policy create sandbox mail-server-policy "$policy"
+    printf '%s\n' "$S3_KEY_SECRET" | mc_root admin user add sandbox "$S3_KEY_ID"
+    mc_root admin policy attach sandbox mail-server-policy --user "$S3_KEY_ID" || true
+  } >>"$LOG_DIR/minio-setup.log" 2>&1 ||
+    die "setting up the bucket on minio failed (log: $LOG_DIR/minio-setup.log)" "bash $0 down && bash $0 up"
+}
+
 # The test ACME server's own TLS: a CA and a certificate for its address,
 # made once per machine (keys mode 600 in the cache, never printed).
 make_acme_certs() {
@@ -703,6 +761,9 @@ write_env() {
     printf 'SANDBOX_DNS=%q\n' "$BRIDGE_ADDR"
     printf 'SANDBOX_ACME_DIRECTORY=%q\n' "https://$BRIDGE_ADDR:$ACME_PORT/dir"
     printf 'SANDBOX_ACME_CA=%q\n' "$ACME_CA"
+    printf 'SANDBOX_S3_ENDPOINT=%q\n' "http://$BRIDGE_ADDR:$S3_PORT"
+    printf 'SANDBOX_S3_BUCKET=%q\n' "$S3_BUCKET"
+    printf 'SANDBOX_S3_DATA=%q\n' "$S3_DATA"
     # Pebble makes a new root at each start; this URL serves the current one.
     printf 'SANDBOX_ACME_ROOT_URL=%q\n' "https://$BRIDGE_ADDR:$ACME_MGMT_PORT/roots/0"
     printf 'SANDBOX_NETNS=%q\n' "$MAIL_NETNS"
@@ -1011,6 +1072,7 @@ setup_services() {
   start_apt_proxy
   start_dns
   start_acme
+  start_s3
 }
 
 setup_rootfs() {
@@ -1028,7 +1090,7 @@ cmd_up() {
     install_host_pkgs
   phase network "check that the kernel has bridge, veth and netns support (modprobe bridge veth)" \
     setup_network
-  phase proxy+dns+acme "see the logs in $LOG_DIR and $ACNG_DIR/log" setup_services
+  phase services "see the logs in $LOG_DIR and $ACNG_DIR/log" setup_services
   phase rootfs-image "remove $TARBALL and retry; see $LOG_DIR/debootstrap.log" build_tarball
   phase rootfs "remove $ROOTFS and $TARBALL and retry" setup_rootfs
   phase init "see $LOG_DIR/$MAIL_NETNS.init.log; bash $0 down && bash $0 up" \
@@ -1086,10 +1148,13 @@ stop_services() {
   if pid=$(pid_alive "$RUN_DIR/apt-cacher-ng.pid" /usr/sbin/apt-cacher-ng); then pids+=("$pid"); fi
   if pid=$(pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq); then pids+=("$pid"); fi
   if pid=$(pid_alive "$RUN_DIR/pebble.pid" "$PEBBLE"); then pids+=("$pid"); fi
+  if pid=$(pid_alive "$RUN_DIR/minio.pid" "$MINIO"); then pids+=("$pid"); fi
   # They take a second or two to exit: stop them side by side.
   for pid in "${pids[@]}"; do stop_pid "$pid" & done
   wait
-  rm -f "$RUN_DIR"/apt-cacher-ng.* "$RUN_DIR/dnsmasq.pid" "$RUN_DIR/pebble.pid" "$DNS_HOSTS" "$ENV_FILE"
+  rm -f "$RUN_DIR"/apt-cacher-ng.* "$RUN_DIR/dnsmasq.pid" "$RUN_DIR/pebble.pid" "$RUN_DIR/minio.pid" "$DNS_HOSTS" "$ENV_FILE"
+  # A fresh host gets a fresh bucket.
+  rm -rf --one-file-system "$S3_DATA" "$STATE/mc"
 }
 
 # remove_rootfs KEEP: unmount leftovers under the state dir, then delete the
@@ -1118,7 +1183,7 @@ cmd_down() {
   take_lock
   phase stop-hosts "check 'ip netns list', 'ip netns pids NAME' by hand, then run down again" stop_hosts
   phase bridge "check 'ip link show $BRIDGE', then run down again" stop_bridge
-  phase proxy+dns+acme "check 'ss -lntup', then run down again" stop_services
+  phase services "check 'ss -lntup', then run down again" stop_services
   phase rootfs "check 'findmnt -R $STATE', then run down again" remove_rootfs "$keep_rootfs"
   log "$(printf '%-14s %6.2fs' total "$(elapsed "$t0")")"
   log "down (cached images, key and LDAP passwords kept in $CACHE)"
@@ -1132,6 +1197,7 @@ proxy_up() {
     listening tcp "$BRIDGE_ADDR" "$PROXY_PORT"
 }
 dns_up() { pid_alive "$RUN_DIR/dnsmasq.pid" /usr/sbin/dnsmasq >/dev/null && listening udp "$BRIDGE_ADDR" 53; }
+s3_up() { pid_alive "$RUN_DIR/minio.pid" "$MINIO" >/dev/null && listening tcp "$BRIDGE_ADDR" "$S3_PORT"; }
 acme_up() { pid_alive "$RUN_DIR/pebble.pid" "$PEBBLE" >/dev/null && listening tcp "$BRIDGE_ADDR" "$ACME_PORT"; }
 host_pkgs_ok() { [[ -z $(missing_host_pkgs) ]]; }
 sshd_up() { init_pid "$MAIL_NETNS" >/dev/null && sshd_running; }
@@ -1159,6 +1225,7 @@ cmd_status() {
   check "apt proxy $PROXY_URL" proxy_up
   check "dns $BRIDGE_ADDR:53 (zone $ZONE)" dns_up
   check "acme https://$BRIDGE_ADDR:$ACME_PORT/dir (pebble)" acme_up
+  check "s3 http://$BRIDGE_ADDR:$S3_PORT/$S3_BUCKET (minio)" s3_up
   check "image $TARBALL" test -s "$TARBALL"
   check "rootfs $ROOTFS" test -f "$ROOTFS/etc/debian_version"
   pid=$(init_pid "$MAIL_NETNS") || pid="-"

@@ -31,6 +31,7 @@ const SECRETS = [
   "passwordHashes",
   "ldapBindPassword",
   "dkimPrivateKeys",
+  "backupPassword",
   ...STORAGE_SECRETS,
 ];
 
@@ -74,6 +75,7 @@ function raw(values: Record<string, string | undefined>, secretKeys = SECRETS): 
     minioEndpoint: "https://minio.tlabs.team:9000",
     minioRootUser: "minio-admin",
     minioRootPassword: "minio-admin-pw",
+    backupPassword: "backup-restic-password",
   };
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined) delete base[k];
@@ -167,7 +169,7 @@ describe("parseConfig accepts good config", () => {
           users: "[]",
           ldapFallback: "local-if-exists",
         },
-        ["sshPrivateKey", "ldapBindPassword", ...STORAGE_SECRETS],
+        ["sshPrivateKey", "ldapBindPassword", ...STORAGE_SECRETS, "backupPassword"],
       ),
     );
     expect(cfg.database.mode).toBe("preprovisioned");
@@ -191,6 +193,7 @@ describe("parseConfig accepts good config", () => {
         "passwordHashes",
         "ldapBindPassword",
         ...STORAGE_SECRETS,
+        "backupPassword",
       ]),
     );
     expect(cfg.ssh.privateKey).toEqual({ path: "~/.ssh/id_ed25519" });
@@ -762,7 +765,14 @@ describe("Pulumi.yaml", () => {
         const short = k.slice("mailstack:".length);
         const spec: KeySpec | undefined = CONFIG_KEYS[short as keyof typeof CONFIG_KEYS];
         if (spec?.secret) expect(plainLeaves(v), `${file} ${k} has plain-text leaves`).toBe(0);
-        const leaf = short === "passwordHashes" ? HASH : short === "dkimPrivateKeys" ? RSA : "stand-in";
+        const leaf =
+          short === "passwordHashes"
+            ? HASH
+            : short === "dkimPrivateKeys"
+              ? RSA
+              : short === "backupPassword"
+                ? "stand-in-of-16-characters-or-more"
+                : "stand-in";
         const value = standIn(v, leaf);
         values[short] = typeof value === "string" ? value : JSON.stringify(value);
       }
@@ -772,7 +782,8 @@ describe("Pulumi.yaml", () => {
       const storage = values.storageMode ?? "minio";
       const keys = storage === "minio" ? ["minioRootUser", "minioRootPassword"] : [];
       if (storage === "external") keys.push("s3AccessKeyId", "s3SecretAccessKey");
-      for (const k of keys) values[k] ??= "stand-in-key";
+      if (storage !== "none") keys.push("backupPassword");
+      for (const k of keys) values[k] ??= "stand-in-key-of-16-chars";
       let cfg: StackConfig | undefined;
       expect(() => {
         cfg = parseConfig({ values, secretKeys: new Set(SECRETS) });
@@ -1138,5 +1149,54 @@ describe("storage settings", () => {
     expect(text.match(/^mailstack:s3SecretAccessKey/gm)).toHaveLength(1);
     expect(text).toContain("mailstack:s3SecretAccessKey is stored in plain text but must be a secret");
     expect(text).not.toMatch(/hunter/);
+  });
+});
+
+describe("backup settings", () => {
+  it("default to a daily backup at 03:15 with a week, a month and half a year kept, the password a secret", async () => {
+    const b = parseConfig(raw({})).backup;
+    expect(b.settings).toEqual({
+      schedule: "03:15",
+      keepLast: 3,
+      keepDaily: 7,
+      keepWeekly: 4,
+      keepMonthly: 6,
+      maxAgeHours: 26,
+      database: true,
+    });
+    expect(await pulumi.isSecret(b.password as pulumi.Output<string>)).toBe(true);
+    expect(problems({ backupPassword: undefined })).toEqual([
+      expect.stringMatching(
+        /^mailstack:backupPassword is required: backups into the MinIO bucket are encrypted with it\. Fix: .*or pulumi config set mailstack:storageMode none for no backups$/,
+      ),
+    ]);
+    expect(
+      parseConfig(
+        raw({
+          storageMode: "none",
+          minioEndpoint: undefined,
+          minioRootUser: undefined,
+          minioRootPassword: undefined,
+          backupPassword: undefined,
+        }),
+      ).backup.password,
+    ).toBeUndefined();
+  });
+
+  it("refuse bad backup settings and a weak password, never showing it", () => {
+    expect(problems({ backup: '{"schedule": "3am"}' })[0]).toMatch(
+      /^mailstack:backup has schedule "3am" must be a time of day such as "03:15", or "off"\. Fix: /,
+    );
+    expect(problems({ backup: '{"keep": 3}' })[0]).toMatch(
+      /^mailstack:backup has "keep"; the settings are schedule, /,
+    );
+    const weak = problems({ backupPassword: "hunter2" });
+    expect(weak[0]).toMatch(
+      /^mailstack:backupPassword value \(secret, not shown\) is shorter than 16 characters/,
+    );
+    expect(weak.join()).not.toContain("hunter2");
+    expect(problems({ dbHost: "db.tlabs.team" }).join()).toMatch(
+      /mailstack:backup dumps the database on the mail host, but it runs on db\.tlabs\.team .*Fix: back it up at the database server/,
+    );
   });
 });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
+import { registerBackupTests } from "./backup-contract";
 import { registerDkimTests } from "./dkim-contract";
 import { registerDnsTests } from "./dns-contract";
 import { registerFail2banTests } from "./fail2ban-contract";
@@ -159,6 +160,8 @@ describe("sandbox deployment through the real engine", () => {
     domains: ["example.test", "example.org", "corp.example.test"],
     zones: async () => (await stack.outputs()).dnsZones?.value ?? {},
   });
+  // Backups into the sandbox's MinIO, and restores (test/backup-contract.ts).
+  registerBackupTests(ssh, sb.SANDBOX_HOST ?? "", { s3DataDir: sb.SANDBOX_S3_DATA ?? "" });
   // Fail2ban's bans, from a second test host (test/fail2ban-contract.ts).
   registerFail2banTests(
     ssh,

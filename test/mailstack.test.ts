@@ -34,6 +34,7 @@ beforeAll(async () => {
       minioEndpoint: "https://minio.tlabs.team:9000",
       minioRootUser: "MINIO-ROOT-USER",
       minioRootPassword: "MINIO-ROOT-PASSWORD",
+      backupPassword: "BACKUP-RESTIC-PASSWORD",
     },
     secretKeys: new Set([
       "sshPrivateKey",
@@ -41,6 +42,7 @@ beforeAll(async () => {
       "passwordHashes",
       "minioRootUser",
       "minioRootPassword",
+      "backupPassword",
     ]),
   });
   stack = new MailStack(
@@ -112,8 +114,9 @@ describe("MailStack", () => {
     // migrations, accounts, passwords; tls: selfsigned; postfix: preseed, packages,
     // push; dovecot: packages, vmail, push; clamav: packages, signatures, push;
     // rspamd: packages, DKIM key push, push; fail2ban: rsyslog, logs, packages, push;
-    // web: packages, prepare, push; acme: packages, CA, deploy hook push, issue, renewal.
-    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3 + 4 + 3 + 5);
+    // web: packages, prepare, push; acme: packages, CA, deploy hook push, issue, renewal;
+    // backup: packages, config push, secrets push.
+    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3 + 4 + 3 + 5 + 3);
     for (const c of commands) {
       const text = JSON.stringify({ create: c.inputs.create, stdin: c.inputs.stdin });
       expect(text).not.toContain("SECRET-KEY-MATERIAL");

@@ -1,0 +1,227 @@
+// Backups of the mail host with restic, into an S3 bucket (MinIO or any S3;
+// components/storage.ts): encrypted with a secret password, versioned by
+// restic's snapshots, on a schedule, pruned by retention settings. Each
+// snapshot holds the Maildirs, a consistent dump of the mail database, the
+// DKIM keys and the rendered config. mailstack-restore brings back one
+// mailbox, the database into a scratch copy, or everything.
+import * as pulumi from "@pulumi/pulumi";
+import { DATABASE_SPEC } from "./database-spec";
+import { ConfigPush, type HostConnection, shellQuote } from "./push";
+import { installPackages, raw } from "./remote";
+import { DKIM_KEY_DIR } from "./rspamd";
+import { render } from "./template";
+
+export const BACKUP_PACKAGES = ["restic", "cron"] as const;
+export const BACKUP_ENV = "/etc/mailstack/backup.env";
+export const BACKUP_CONF = "/etc/mailstack/backup.conf";
+export const MAIL_ROOT = "/var/vmail";
+
+/** The schedule and retention (mailstack:backup). */
+export interface BackupSettings {
+  /** Daily at "HH:MM" (the host's time zone), or "off". */
+  readonly schedule: string;
+  /** The newest snapshots kept whatever their day (a same-day manual backup does not replace the scheduled one). */
+  readonly keepLast: number;
+  readonly keepDaily: number;
+  readonly keepWeekly: number;
+  readonly keepMonthly: number;
+  /** Hours after which `mailstack-backup status` reports the last success as too old. */
+  readonly maxAgeHours: number;
+  /** Dump the mail database; false when it runs on another server (mailstack:dbHost). */
+  readonly database: boolean;
+}
+
+export const DEFAULT_BACKUP: BackupSettings = {
+  schedule: "03:15",
+  keepLast: 3,
+  keepDaily: 7,
+  keepWeekly: 4,
+  keepMonthly: 6,
+  maxAgeHours: 26,
+  database: true,
+};
+
+/** Where the snapshots go: an S3 bucket and keys allowed to use it. */
+export interface BackupTarget {
+  /** The S3 endpoint URL, e.g. https://s3.eu-central-1.amazonaws.com or http://minio:9000. */
+  readonly endpoint: pulumi.Input<string>;
+  readonly bucket: pulumi.Input<string>;
+  readonly region: pulumi.Input<string>;
+  readonly accessKeyId: pulumi.Input<string>;
+  readonly secretAccessKey: pulumi.Input<string>;
+}
+
+export interface BackupArgs {
+  readonly connection: HostConnection;
+  readonly settings: BackupSettings;
+  readonly target: BackupTarget;
+  /** The restic repository's password (secret). Losing it loses every backup. */
+  readonly password: pulumi.Input<string>;
+  /** The mail system the backups read (database, Dovecot, Rspamd). Default none. */
+  readonly dependsOn?: readonly pulumi.Resource[];
+}
+
+/** What every snapshot holds besides the database dump. */
+export const BACKUP_PATHS = [
+  MAIL_ROOT,
+  DKIM_KEY_DIR,
+  "/etc/mailstack",
+  "/etc/postfix",
+  "/etc/dovecot",
+  "/etc/rspamd",
+  "/etc/nginx",
+  "/etc/fail2ban",
+  "/etc/letsencrypt",
+  "/etc/ssh/sshd_config.d",
+  "/var/lib/mailstack/www",
+] as const;
+
+/** The problems of `s`, each naming the setting; empty when usable. Pure. */
+export function backupProblems(s: BackupSettings): string[] {
+  const problems: string[] = [];
+  if (s.schedule !== "off" && !/^([01]\d|2[0-3]):[0-5]\d$/.test(String(s.schedule))) {
+    problems.push(`schedule ${JSON.stringify(s.schedule)} must be a time of day such as "03:15", or "off"`);
+  }
+  for (const k of ["keepLast", "keepDaily", "keepWeekly", "keepMonthly"] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 0 || s[k] > 1000) {
+      problems.push(`${k} ${JSON.stringify(s[k])} must be a whole number from 0 to 1000`);
+    }
+  }
+  if (s.keepLast + s.keepDaily + s.keepWeekly + s.keepMonthly === 0) {
+    problems.push(
+      "keepLast, keepDaily, keepWeekly and keepMonthly are all 0, which would delete every snapshot",
+    );
+  }
+  if (!Number.isInteger(s.maxAgeHours) || s.maxAgeHours < 1) {
+    problems.push(`maxAgeHours ${JSON.stringify(s.maxAgeHours)} must be a whole number of hours, at least 1`);
+  }
+  if (typeof s.database !== "boolean")
+    problems.push(`database ${JSON.stringify(s.database)} must be true or false`);
+  return problems;
+}
+
+/** restic's S3 repository URL: a folder of the bucket, so the bucket can hold other things. Pure. */
+export function resticRepository(endpoint: string, bucket: string): string {
+  const url = new URL(endpoint);
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new Error(`backup: the S3 endpoint ${endpoint} is not an http(s) URL`);
+  }
+  return `s3:${url.origin}/${bucket}/mailstack`;
+}
+
+/** /etc/mailstack/backup.env: the repository, its password and the bucket's keys. Pure; the result is secret. */
+export function renderBackupEnv(v: {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  password: string;
+}): string {
+  const line = (k: string, value: string) => {
+    if (value === "" || /[\n\0]/.test(value)) throw new Error(`backup: ${k} is empty or spans lines`);
+    return `${k}=${shellQuote(value)}`;
+  };
+  return [
+    "# Managed by mailstack (Pulumi). The backup repository and its secrets; root only.",
+    line("RESTIC_REPOSITORY", resticRepository(v.endpoint, v.bucket)),
+    line("RESTIC_PASSWORD", v.password),
+    line("AWS_ACCESS_KEY_ID", v.accessKeyId),
+    line("AWS_SECRET_ACCESS_KEY", v.secretAccessKey),
+    line("AWS_DEFAULT_REGION", v.region),
+    "",
+  ].join("\n");
+}
+
+/** /etc/mailstack/backup.conf. Pure. */
+export function renderBackupConf(s: BackupSettings): string {
+  const problems = backupProblems(s);
+  if (problems.length > 0) throw new Error(`backup: ${problems.join("; ")} (mailstack:backup)`);
+  return render("backup/backup.conf", {
+    paths: BACKUP_PATHS.join(" "),
+    excludes: BACKUP_ENV,
+    database: s.database ? DATABASE_SPEC.database : "",
+    mailRoot: MAIL_ROOT,
+    keepLast: s.keepLast,
+    keepDaily: s.keepDaily,
+    keepWeekly: s.keepWeekly,
+    keepMonthly: s.keepMonthly,
+    maxAge: s.maxAgeHours * 3600,
+  });
+}
+
+/** /etc/cron.d/mailstack-backup. Pure. */
+export function renderBackupCron(s: BackupSettings): string {
+  const [hour, minute] = s.schedule.split(":").map(Number);
+  const entry =
+    s.schedule === "off"
+      ? "# Off (mailstack:backup schedule off): run mailstack-backup by hand."
+      : `${minute} ${hour} * * * root /usr/local/sbin/mailstack-backup 2>&1 | logger -t mailstack-backup`;
+  return render("backup/cron", { entry });
+}
+
+export class Backup extends pulumi.ComponentResource {
+  /** The restic repository (no secret in it). */
+  readonly repository: pulumi.Output<string>;
+  /** Backups configured and the repository reachable with the password. */
+  readonly ready: pulumi.Resource;
+  /** Installed restic version. */
+  readonly versions: pulumi.Output<string>;
+
+  constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailstack:backup:Backup", name, {}, opts);
+    const conn = args.connection;
+    const t = args.target;
+    const packages = installPackages(`${name}-packages`, conn, BACKUP_PACKAGES, {
+      parent: this,
+      dependsOn: [...(args.dependsOn ?? [])],
+    });
+    const env = pulumi
+      .all([t.endpoint, t.bucket, t.region, t.accessKeyId, t.secretAccessKey, args.password])
+      .apply(([endpoint, bucket, region, accessKeyId, secretAccessKey, password]) =>
+        renderBackupEnv({ endpoint, bucket, region, accessKeyId, secretAccessKey, password }),
+      );
+    // The scripts first: the secrets' push runs `mailstack-backup init` to
+    // prove the bucket, keys and password work, and rolls back if not.
+    const scripts = new ConfigPush(
+      `${name}-config`,
+      {
+        connection: conn,
+        files: [
+          { path: BACKUP_CONF, content: renderBackupConf(args.settings) },
+          {
+            path: "/usr/local/sbin/mailstack-backup",
+            content: raw("backup/mailstack-backup.sh"),
+            mode: "0755",
+          },
+          {
+            path: "/usr/local/sbin/mailstack-restore",
+            content: raw("backup/mailstack-restore.sh"),
+            mode: "0755",
+          },
+          { path: "/etc/cron.d/mailstack-backup", content: renderBackupCron(args.settings) },
+        ],
+        check: [
+          `bash -n ${BACKUP_CONF}`,
+          "bash -n /usr/local/sbin/mailstack-backup",
+          "bash -n /usr/local/sbin/mailstack-restore",
+        ],
+      },
+      { parent: this, dependsOn: [packages] },
+    );
+    const secrets = new ConfigPush(
+      `${name}-secrets`,
+      {
+        connection: conn,
+        files: [{ path: BACKUP_ENV, content: pulumi.secret(env), secret: true }],
+        check: [`bash -n ${BACKUP_ENV}`],
+        verify: ["/usr/local/sbin/mailstack-backup init"],
+      },
+      { parent: this, dependsOn: [scripts] },
+    );
+    this.ready = secrets;
+    this.repository = pulumi.all([t.endpoint, t.bucket]).apply(([e, b]) => resticRepository(e, b));
+    this.versions = packages.stdout;
+    this.registerOutputs({ repository: this.repository });
+  }
+}

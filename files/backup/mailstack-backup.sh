@@ -1,0 +1,110 @@
+#!/bin/bash
+# mailstack-backup: an encrypted snapshot of the mail host in the S3 bucket,
+# with restic. Each snapshot holds the Maildirs, a pg_dump of the mail
+# database (one consistent snapshot of it, taken while mail flows), the DKIM
+# keys and the rendered config; old snapshots go by the retention settings.
+# The time of the last success is kept for monitoring.
+#
+#   mailstack-backup            take a snapshot now (cron runs this)
+#   mailstack-backup status     last success and its age; exits 1 when too old
+#   mailstack-backup snapshots  the snapshots in the repository
+#   mailstack-backup init       make the repository if there is none; fail if the
+#                               password does not open the one there (the
+#                               deployment runs this after pushing the secrets)
+set -euo pipefail
+umask 077
+cd /
+# shellcheck source=/dev/null
+. /etc/mailstack/backup.conf
+set -a
+# shellcheck source=/dev/null
+. /etc/mailstack/backup.env
+set +a
+export RESTIC_CACHE_DIR=/var/cache/mailstack-restic
+state=/var/lib/mailstack/backup
+say() { printf 'mailstack-backup: %s\n' "$*"; }
+
+# Prometheus text format, for node_exporter's textfile collector or any scraper.
+metrics() { # success(0|1) duration
+  local last
+  last=$(cat "$state/last-success" 2>/dev/null || echo 0)
+  cat >"$state/metrics.prom.tmp" <<METRICS
+# HELP mailstack_backup_last_success_timestamp_seconds When the last backup succeeded.
+# TYPE mailstack_backup_last_success_timestamp_seconds gauge
+mailstack_backup_last_success_timestamp_seconds $last
+# HELP mailstack_backup_last_run_success Whether the last backup run succeeded.
+# TYPE mailstack_backup_last_run_success gauge
+mailstack_backup_last_run_success $1
+# HELP mailstack_backup_last_run_duration_seconds How long the last backup run took.
+# TYPE mailstack_backup_last_run_duration_seconds gauge
+mailstack_backup_last_run_duration_seconds $2
+METRICS
+  chmod 0644 "$state/metrics.prom.tmp"
+  mv -f "$state/metrics.prom.tmp" "$state/metrics.prom"
+}
+
+case ${1:-run} in
+  status)
+    [ -s "$state/last-success" ] || { say "no backup has succeeded yet"; exit 1; }
+    last=$(cat "$state/last-success")
+    age=$(($(date +%s) - last))
+    say "last success $(date -u -d "@$last" +%FT%TZ) ($age s ago), snapshot $(cat "$state/last-snapshot")"
+    [ "$age" -le "$MAX_AGE" ] || { say "older than $MAX_AGE s"; exit 1; }
+    exit 0
+    ;;
+  snapshots) exec restic snapshots --tag mailstack ;;
+  init)
+    # Never re-initialises: `restic init` refuses a repository that exists.
+    if ! out=$(restic cat config 2>&1 >/dev/null); then
+      case $out in
+        *"wrong password"*)
+          say "the password (mailstack:backupPassword) does not open the repository at $RESTIC_REPOSITORY" >&2
+          exit 1
+          ;;
+      esac
+      if ! made=$(restic init 2>&1); then
+        say "cannot reach or make the repository at $RESTIC_REPOSITORY:" >&2
+        printf '%s\n%s\n' "$out" "$made" >&2
+        say "check the bucket, its keys and that this host reaches the S3 endpoint" >&2
+        exit 1
+      fi
+      say "made the repository at $RESTIC_REPOSITORY"
+    fi
+    exit 0
+    ;;
+  run) ;;
+  *) echo "usage: mailstack-backup [status|snapshots]" >&2; exit 2 ;;
+esac
+
+mkdir -p "$state" /run/lock
+exec 8>/run/lock/mailstack-backup.lock
+flock -n 8 || { say "another backup is running"; exit 1; }
+started=$(date +%s)
+trap 'metrics 0 $(($(date +%s) - started)); say "FAILED (see above)"' ERR
+
+paths=()
+for p in $BACKUP_PATHS; do
+  [ -e "$p" ] && paths+=("$p")
+done
+excludes=()
+for p in $BACKUP_EXCLUDES; do excludes+=(--exclude "$p"); done
+if [ -n "$DATABASE" ]; then
+  mkdir -p "$state/db"
+  # pg_dump reads one transaction snapshot: the dump is consistent. It runs
+  # as postgres and writes to stdout; the file is root's.
+  runuser -u postgres -- pg_dump --format=custom "$DATABASE" >"$state/db/$DATABASE.dump.tmp"
+  mv -f "$state/db/$DATABASE.dump.tmp" "$state/db/$DATABASE.dump"
+  paths+=("$state/db")
+fi
+
+summary=$(restic backup --json --tag mailstack "${excludes[@]}" "${paths[@]}" | tail -n 1)
+snapshot=$(printf '%s' "$summary" | grep -o '"snapshot_id":"[0-9a-f]*"' | cut -d'"' -f4)
+[ -n "$snapshot" ] || { say "restic reported no snapshot: $summary" >&2; false; }
+restic forget --quiet --tag mailstack --keep-last "$KEEP_LAST" --keep-daily "$KEEP_DAILY" --keep-weekly "$KEEP_WEEKLY" \
+  --keep-monthly "$KEEP_MONTHLY" --prune >/dev/null
+
+date +%s >"$state/last-success.tmp"
+mv -f "$state/last-success.tmp" "$state/last-success"
+printf '%s\n' "$snapshot" >"$state/last-snapshot"
+metrics 1 $(($(date +%s) - started))
+say "snapshot ${snapshot:0:8} of ${paths[*]} in $(($(date +%s) - started)) s"

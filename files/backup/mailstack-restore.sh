@@ -1,0 +1,90 @@
+#!/bin/bash
+# mailstack-restore: brings mail back from a restic snapshot of mailstack-backup.
+#
+#   mailstack-restore [--snapshot ID] --mailbox USER@DOMAIN
+#       puts back the messages of one mailbox that are missing now; mail that
+#       arrived since stays, and nothing is overwritten
+#   mailstack-restore [--snapshot ID] --database-into NAME
+#       restores the database dump into a new database NAME, to compare or
+#       copy from; the live database is not touched
+#   mailstack-restore [--snapshot ID] --all
+#       everything: stops Postfix, Dovecot and Rspamd, puts every backed-up
+#       file back as it was in the snapshot (mail that arrived since the
+#       snapshot stays), restores the live database from the dump, starts
+#       the daemons again
+#
+# ID defaults to the latest snapshot (mailstack-backup snapshots lists them).
+set -euo pipefail
+umask 077
+cd /
+# shellcheck source=/dev/null
+. /etc/mailstack/backup.conf
+set -a
+# shellcheck source=/dev/null
+. /etc/mailstack/backup.env
+set +a
+export RESTIC_CACHE_DIR=/var/cache/mailstack-restic
+state=/var/lib/mailstack/backup
+say() { printf 'mailstack-restore: %s\n' "$*"; }
+die() { say "$*" >&2; exit 1; }
+usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+snapshot=latest what="" target=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --snapshot) snapshot=${2:?}; shift 2 ;;
+    --mailbox | --database-into) what=${1#--}; target=${2:?}; shift 2 ;;
+    --all) what=all; shift ;;
+    *) usage ;;
+  esac
+done
+[ -n "$what" ] || usage
+mkdir -p /run/lock
+exec 8>/run/lock/mailstack-backup.lock
+flock -w 600 8 || die "a backup has held the lock for 10 minutes"
+
+work=$(mktemp -d /var/tmp/mailstack-restore.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+svc() { if [ -d /run/systemd/system ]; then systemctl "$1" "$2"; else service "$2" "$1"; fi; }
+dump_of() { # snapshot -> path of the database dump restored into $work
+  [ -n "$DATABASE" ] || die "the backups hold no database dump (mailstack:backup database false)"
+  restic restore "$1" --target "$work/db" --include "$state/db/$DATABASE.dump" >/dev/null
+  [ -s "$work/db$state/db/$DATABASE.dump" ] || die "snapshot $1 holds no dump of $DATABASE"
+  echo "$work/db$state/db/$DATABASE.dump"
+}
+
+case $what in
+  mailbox)
+    [[ $target =~ ^[^@/[:space:]]+@[^@/[:space:]]+$ ]] || die "--mailbox takes an address, such as alice@tlabs.team"
+    dir="$MAIL_ROOT/${target#*@}/${target%@*}"
+    restic restore "$snapshot" --target "$work" --include "$dir" >/dev/null
+    [ -d "$work$dir" ] || die "snapshot $snapshot holds no mailbox $target ($dir)"
+    # Maildir file names are unique: a missing message comes back under its
+    # own name; files present now, and Dovecot's indexes, are left alone.
+    restored=$(cp -a -n -v "$work$dir/." "$dir/" | grep -c "^'" || true)
+    doveadm force-resync -u "$target" '*'
+    say "$target: $restored files back from snapshot $snapshot"
+    ;;
+  database-into)
+    [[ $target =~ ^[a-z_][a-z0-9_]*$ ]] || die "--database-into takes a new database name (a-z, 0-9, _)"
+    runuser -u postgres -- psql -XAtqc "SELECT 1 FROM pg_database WHERE datname = '$target'" | grep -q 1 &&
+      die "database $target exists; pick a new name or drop it first"
+    dump=$(dump_of "$snapshot")
+    runuser -u postgres -- createdb "$target"
+    # pg_restore runs as postgres and reads root's file on stdin.
+    runuser -u postgres -- pg_restore --no-owner --exit-on-error --dbname="$target" <"$dump"
+    say "database $DATABASE from snapshot $snapshot restored into $target"
+    ;;
+  all)
+    dump=""
+    [ -z "$DATABASE" ] || dump=$(dump_of "$snapshot")
+    for s in postfix dovecot rspamd; do svc stop "$s" >/dev/null 2>&1 || true; done
+    # Files as they were in the snapshot; files created since are kept.
+    restic restore "$snapshot" --target / >/dev/null
+    if [ -n "$dump" ]; then
+      runuser -u postgres -- pg_restore --clean --if-exists --exit-on-error --dbname="$DATABASE" <"$dump"
+    fi
+    for s in rspamd dovecot postfix; do svc start "$s" >/dev/null; done
+    say "everything restored from snapshot $snapshot; the daemons run again"
+    ;;
+esac
