@@ -13,7 +13,8 @@ phase "dependencies"
 # test clients of the LDAP host and the mail services, NSD and Python's DNS,
 # SPF and DKIM libraries for the DNS tests, and PostgreSQL 15 for the
 # throwaway clusters of the database tests (test/pg.ts starts its own; the
-# system cluster is not used).
+# system cluster is not used), and Debian's Dovecot, whose doveconf parses the
+# obox fragment (test/obox-doveconf.test.ts; the service is never started).
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
@@ -26,10 +27,12 @@ command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/sbin/nsd ] || missing+=(nsd)
 /usr/bin/python3 -c 'import dkim, dns.resolver' 2>/dev/null || missing+=(python3-dkim python3-dnspython)
 /usr/bin/python3 -c 'import spf' 2>/dev/null || missing+=(python3-spf)
+[ -x /usr/bin/doveconf ] || missing+=(dovecot-core)
 if [ ${#missing[@]} -gt 0 ]; then
   # No package may start its system service here (NSD would answer on port
-  # 53 of every interface): policy-rc.d 101 forbids starts during the
-  # install. Only add one if the machine has none, and remove it afterwards.
+  # 53 of every interface, Dovecot on its mail ports): policy-rc.d 101
+  # forbids starts during the install. Only add one if the machine has none,
+  # and remove it afterwards.
   policy_made=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\n# temporary, from mailstack scripts/test.sh\nexit 101\n' >/usr/sbin/policy-rc.d
@@ -40,16 +43,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } || rc=$?
   [ "$policy_made" = 0 ] || rm -f /usr/sbin/policy-rc.d
   [ "$rc" = 0 ] || exit "$rc"
-  # The package also enables NSD for the next boot; the tests start their own.
-  if [[ " ${missing[*]} " == *" nsd "* ]]; then
+  # The packages also enable their service for the next boot; the tests start
+  # their own NSD and never a Dovecot.
+  for pair in nsd:nsd dovecot-core:dovecot; do
+    package=${pair%%:*} service=${pair#*:}
+    [[ " ${missing[*]} " == *" $package "* ]] || continue
     now=()
     [ ! -d /run/systemd/system ] || now=(--now)
     if command -v systemctl >/dev/null; then
-      systemctl disable "${now[@]}" nsd.service >/dev/null 2>&1
+      systemctl disable "${now[@]}" "$service.service" >/dev/null 2>&1
     else
-      update-rc.d nsd disable >/dev/null
-    fi || { echo "could not disable the nsd system service; run: systemctl disable --now nsd" >&2; exit 1; }
-  fi
+      update-rc.d "$service" disable >/dev/null
+    fi || {
+      echo "could not disable the $service system service; run: systemctl disable --now $service" >&2
+      exit 1
+    }
+  done
 fi
 npm ci --no-audit --no-fund --loglevel=error
 
