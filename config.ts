@@ -24,6 +24,7 @@ import {
   spfProblems,
 } from "./components/dns-records";
 import { DEFAULT_FAIL2BAN, type Fail2banSettings, fail2banProblems } from "./components/fail2ban";
+import { DEFAULT_OBOX, type OboxOptions, oboxProblems } from "./components/obox";
 import { DEFAULT_SPAM_ACTIONS, type SpamActions, validateSpamActions } from "./components/rspamd";
 import {
   bucketNameProblem,
@@ -390,6 +391,20 @@ export const CONFIG_KEYS = {
       "Publish a DANE TLSA record (3 1 1) for port 25 of the mail host; renewals then keep the certificate's key. Default false.",
     example: "true",
   },
+  mailStorage: {
+    type: "string",
+    default: "maildir",
+    description:
+      "maildir (the default: Maildir on the host, backed up with restic) or obox: mail as objects in the storage bucket through Dovecot Pro's obox plugin. obox needs a Dovecot Pro licence and its packages on the host; Debian's and Ubuntu's Dovecot do not include obox.",
+    example: "obox",
+  },
+  obox: {
+    type: "object",
+    default: {},
+    description:
+      'For mailStorage obox, each optional: {"cacheSize": "1G", "cachePath": "/var/cache/mails", "addressing": "path", "allowHttp": false} (the defaults). addressing is path (MinIO) or virtual-hosted (AWS); allowHttp allows an http:// endpoint, which sends mail and the key in clear.',
+    example: "--path 'obox.cacheSize' 4G",
+  },
   backup: {
     type: "object",
     default: {},
@@ -623,6 +638,8 @@ export interface StackConfig {
   /** Where backups go (mailstack:storageMode); the credentials are secret Outputs. */
   readonly storage: StorageConfig;
   readonly backup: BackupConfig;
+  /** Set in obox mode (mailstack:mailStorage obox): the cache and addressing; the bucket is storage's. */
+  readonly obox?: OboxOptions;
 }
 
 /** Backups of the mail host. */
@@ -979,6 +996,22 @@ export function parseConfig(raw: RawConfig): StackConfig {
       `${fix("backupPassword")} (a long random one, kept outside this stack too), or pulumi config set mailstack:storageMode none for no backups`,
     );
   }
+  const mailStorage = str("mailStorage", "maildir", (v) =>
+    v === "maildir" || v === "obox" ? undefined : "is not maildir or obox",
+  );
+  const obox = parseObox(get("obox"), (why) => bad("obox", why));
+  if (mailStorage === "obox" && storage.mode === "none") {
+    bad(
+      "mailStorage",
+      "is obox, which keeps mail in the storage bucket, but mailstack:storageMode is none",
+      "pulumi config set mailstack:storageMode minio (or external), with its bucket settings",
+    );
+  } else if (mailStorage === "obox" && storage.mode !== "none") {
+    const region = storage.region ?? DEFAULT_S3_REGION;
+    for (const p of oboxProblems({ ...obox, endpoint: storage.endpoint, bucket: storage.bucket, region })) {
+      bad("obox", `cannot be used: ${p}`);
+    }
+  }
   if (backup.database && dbHost !== "") {
     bad(
       "backup",
@@ -1062,6 +1095,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
       tlsa,
     },
     storage,
+    ...(mailStorage === "obox" ? { obox } : {}),
     backup: {
       settings: backup,
       ...(backupPassword !== "" ? { password: pulumi.secret(backupPassword) } : {}),
@@ -1193,6 +1227,20 @@ function parseStorage(c: ConfigReader, domains: readonly DomainConfig[]): Storag
       "a number of days",
     ),
   };
+}
+
+/** mailstack:obox: the cache and addressing over the defaults. */
+function parseObox(value: string | undefined, bad: (why: string) => void): OboxOptions {
+  if (value === undefined) return DEFAULT_OBOX;
+  return (
+    parseOverrides(
+      value,
+      DEFAULT_OBOX,
+      '{"cacheSize": "1G", "addressing": "path"}',
+      "the settings are cacheSize, cachePath, addressing, allowHttp",
+      bad,
+    ) ?? DEFAULT_OBOX
+  );
 }
 
 /** mailstack:backup: schedule and retention over the defaults. */

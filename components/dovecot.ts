@@ -11,6 +11,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_SPEC, type DatabaseSpec } from "./database-spec";
 import { lookupRole, PG_SOCKET_DIR, renderDovecotSql } from "./lookups";
+import { OBOX_INCLUDE } from "./obox";
 import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "./postfix";
 import { ConfigPush, type HostConnection, shellQuote } from "./push";
 import { installPackages, runScript } from "./remote";
@@ -78,6 +79,12 @@ export interface DovecotConfArgs {
   readonly vmailUid?: number;
   /** LDAP logins; set exactly when some domain has authType ldap. Default none. */
   readonly ldap?: DovecotLdapArgs;
+  /**
+   * Mail as objects in S3 through Dovecot Pro's obox plugin (components/obox.ts
+   * pushes its settings): dovecot.conf includes them, and the host's Dovecot
+   * is Dovecot Pro's, checked for rather than installed. Default false.
+   */
+  readonly obox?: boolean;
 }
 
 export interface DovecotArgs extends DovecotConfArgs {
@@ -140,9 +147,12 @@ export function dovecotLdapFragments(ldap: DovecotLdapArgs | undefined): Dovecot
 }
 
 /** /etc/dovecot/dovecot.conf. Pure. */
-export function renderDovecotConf(ldap?: DovecotLdapArgs): string {
+export function renderDovecotConf(ldap?: DovecotLdapArgs, obox = false): string {
   const fragments = dovecotLdapFragments(ldap);
   return render("dovecot/dovecot.conf", {
+    // After the quota fragment, which it overrides, and before Sieve's, whose
+    // protocol sections add to mail_plugins as it stands there (components/obox.ts).
+    oboxInclude: obox ? OBOX_INCLUDE : "# Mail storage: Maildir (conf.d/90-obox.conf is not used).",
     ldapIncludes:
       fragments.length === 0
         ? "# No domain authenticates against LDAP (conf.d/11-auth-ldap.conf is not used)."
@@ -289,7 +299,7 @@ export function dovecotFiles(
     mode: "0640",
   });
   return [
-    { path: "/etc/dovecot/dovecot.conf", content: renderDovecotConf(ldap) },
+    { path: "/etc/dovecot/dovecot.conf", content: renderDovecotConf(ldap, args.obox === true) },
     ...DOVECOT_FRAGMENTS.map((f) => ({
       path: `/etc/dovecot/conf.d/${f}`,
       content: renderDovecotFragment(f, args),
@@ -348,12 +358,17 @@ export class Dovecot extends pulumi.ComponentResource {
         this,
       );
     }
-    const packages = installPackages(
-      `${name}-packages`,
-      conn,
-      args.ldap ? [...DOVECOT_PACKAGES, DOVECOT_LDAP_PACKAGE] : DOVECOT_PACKAGES,
-      after,
-    );
+    // Dovecot Pro's packages (dovecot-ee-*) conflict with Debian's: in obox
+    // mode the operator installs Pro from its own repository, and the stack
+    // only checks that it is there.
+    const packages = args.obox
+      ? runScript(`${name}-packages`, conn, "dovecot/pro-check.sh", [], after)
+      : installPackages(
+          `${name}-packages`,
+          conn,
+          args.ldap ? [...DOVECOT_PACKAGES, DOVECOT_LDAP_PACKAGE] : DOVECOT_PACKAGES,
+          after,
+        );
     const vmail = runScript(`${name}-vmail`, conn, "dovecot/vmail.sh", [String(uid), mailRoot], after);
 
     // The search account's password, in a push of its own so its diff shows as

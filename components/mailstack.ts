@@ -11,10 +11,11 @@ import { MailDns } from "./dns";
 import { Dovecot } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
 import { MailHost, type OpenPort } from "./host";
+import { DovecotObox } from "./obox";
 import { Postfix } from "./postfix";
 import type { HostConnection } from "./push";
 import { RSPAMD_MILTER, Rspamd } from "./rspamd";
-import { MailStorage, type StorageAudit } from "./storage";
+import { DEFAULT_S3_REGION, MailStorage, type StorageAudit } from "./storage";
 import { BootstrapCertificate } from "./tls";
 import type { TunnelOpener } from "./tunnel";
 import { certificateNames, WebServer } from "./web";
@@ -171,6 +172,7 @@ export class MailStack extends pulumi.ComponentResource {
         certPath: tls.certPath,
         keyPath: tls.keyPath,
         postmaster: cfg.adminEmail,
+        obox: cfg.obox !== undefined,
         ...(cfg.ldap
           ? {
               ldap: {
@@ -235,9 +237,31 @@ export class MailStack extends pulumi.ComponentResource {
       renewal: acme ? acme.renewal : pulumi.output("none: self-signed, no renewal"),
     };
 
+    // The bucket: backups go there, and in obox mode the mail itself.
+    const storage =
+      cfg.storage.mode !== "none"
+        ? new MailStorage(`${name}-storage`, cfg.storage, { parent: this })
+        : undefined;
+    if (cfg.obox && storage && cfg.storage.mode !== "none") {
+      new DovecotObox(
+        `${name}-obox`,
+        {
+          connection,
+          settings: {
+            ...cfg.obox,
+            endpoint: cfg.storage.endpoint,
+            bucket: cfg.storage.bucket,
+            region: cfg.storage.region ?? DEFAULT_S3_REGION,
+          },
+          accessKeyId: storage.target.accessKeyId,
+          secretAccessKey: storage.target.secretAccessKey,
+          dependsOn: [dovecot.ready, storage],
+        },
+        { parent: this },
+      );
+    }
     // Backups into the bucket: every daemon whose data they hold is in place first.
-    if (cfg.storage.mode !== "none" && cfg.backup.password) {
-      const storage = new MailStorage(`${name}-storage`, cfg.storage, { parent: this });
+    if (storage && cfg.backup.password) {
       const backup = new Backup(
         `${name}-backup`,
         {

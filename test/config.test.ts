@@ -1200,3 +1200,43 @@ describe("backup settings", () => {
     );
   });
 });
+
+describe("mail storage settings", () => {
+  it("default to Maildir; obox takes its cache settings and the storage bucket", () => {
+    expect(parseConfig(raw({})).obox).toBeUndefined();
+    expect(parseConfig(raw({ mailStorage: "obox", obox: '{"cacheSize": "4G"}' })).obox).toEqual({
+      cacheSize: "4G",
+      cachePath: "/var/cache/mails",
+      addressing: "path",
+      allowHttp: false,
+    });
+  });
+
+  it("refuse obox without a bucket, over plain http, or with bad cache settings, naming the key", () => {
+    expect(problems({ mailStorage: "s3" })[0]).toMatch(
+      /^mailstack:mailStorage value "s3" is not maildir or obox/,
+    );
+    const none = problems({
+      mailStorage: "obox",
+      storageMode: "none",
+      minioEndpoint: undefined,
+      minioRootUser: undefined,
+      minioRootPassword: undefined,
+      backupPassword: undefined,
+    });
+    expect(none).toEqual([
+      expect.stringMatching(
+        /^mailstack:mailStorage is obox, which keeps mail in the storage bucket, but mailstack:storageMode is none\. Fix: pulumi config set mailstack:storageMode minio/,
+      ),
+    ]);
+    expect(
+      problems({ mailStorage: "obox", minioEndpoint: "http://minio.tlabs.team:9000" }).join("\n"),
+    ).toMatch(/^mailstack:obox cannot be used: .*http.*/m);
+    expect(problems({ mailStorage: "obox", obox: '{"cacheSize": "lots"}' })[0]).toMatch(
+      /^mailstack:obox cannot be used: cacheSize "lots" must be a size such as 512M or 2G/,
+    );
+    expect(problems({ obox: '{"cache": "1G"}' })[0]).toMatch(
+      /^mailstack:obox has "cache"; the settings are cacheSize/,
+    );
+  });
+});

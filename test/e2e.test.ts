@@ -216,6 +216,28 @@ describe("sandbox deployment through the real engine", () => {
   );
 
   it(
+    "obox mode on Debian's Dovecot fails with the reason, and nothing changes",
+    async () => {
+      const before = ssh("md5sum /etc/dovecot/dovecot.conf /etc/dovecot/conf.d/*").out;
+      await stack.setConfig("mailstack:mailStorage", { value: "obox" });
+      // The sandbox's MinIO speaks plain http on the bridge.
+      await stack.setConfig("mailstack:obox.allowHttp", { value: "true" }, true);
+      const failure = await up().then(
+        () => "up succeeded",
+        (err: Error) => err.message,
+      );
+      await stack.removeConfig("mailstack:mailStorage");
+      await stack.removeConfig("mailstack:obox");
+      expect(failure).toContain("obox needs Dovecot Pro: no dovecot-ee-core package on this host");
+      expect(ssh("md5sum /etc/dovecot/dovecot.conf /etc/dovecot/conf.d/*").out).toBe(before);
+      expect(ssh("test -e /etc/dovecot/conf.d/90-obox.conf").code).toBe(1);
+      const preview = await stack.preview({ onOutput: (s) => logs.push(s) });
+      expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+    },
+    STEP,
+  );
+
+  it(
     "accounts added and removed show in the preview; a removed user is disabled, not deleted",
     async () => {
       const db = (sql: string) =>
@@ -312,6 +334,11 @@ describe("sandbox deployment through the real engine", () => {
         .filter((l) => l.length > 20 && !l.startsWith("-----")),
       // The LDAP bind password, which the stack pushes in a secret file of its own.
       fs.readFileSync(sb.SANDBOX_LDAP_BIND_PW_FILE ?? "", "utf8").trim(),
+      // The backup repository's password and the bucket's secret key.
+      ...ssh("sed -n 's/^\\(RESTIC_PASSWORD\\|AWS_SECRET_ACCESS_KEY\\)=//p' /etc/mailstack/backup.env")
+        .out.split("\n")
+        .map((l) => l.replace(/^'|'$/g, ""))
+        .filter((l) => l.length > 0),
       // The DKIM private keys, as the stack wrote them to the host.
       ...ssh("cat /var/lib/rspamd/dkim/*.key")
         .out.split("\n")

@@ -45,12 +45,9 @@ function confDir(name: string, opts: { wired: boolean; fragment: boolean }): str
     postmaster: "postmaster@example.test",
   };
   const conf = renderDovecotConf();
-  // What the wiring in components/dovecot.ts is to render in obox mode.
-  expect(conf.split(QUOTA_INCLUDE)).toHaveLength(2);
-  fs.writeFileSync(
-    path.join(dir, "dovecot.conf"),
-    opts.wired ? conf.replace(QUOTA_INCLUDE, `${QUOTA_INCLUDE}${OBOX_INCLUDE}\n`) : conf,
-  );
+  // In obox mode dovecot.conf includes the fragment right after the quota one.
+  expect(renderDovecotConf(undefined, true)).toContain(`${QUOTA_INCLUDE}${OBOX_INCLUDE}\n`);
+  fs.writeFileSync(path.join(dir, "dovecot.conf"), opts.wired ? renderDovecotConf(undefined, true) : conf);
   for (const f of DOVECOT_FRAGMENTS) {
     fs.writeFileSync(path.join(dir, "conf.d", f), renderDovecotFragment(f, args));
   }
