@@ -14,6 +14,8 @@ import { render } from "./template";
 export const BACKUP_PACKAGES = ["restic", "cron"] as const;
 export const BACKUP_ENV = "/etc/mailstack/backup.env";
 export const BACKUP_CONF = "/etc/mailstack/backup.conf";
+/** Sourced by mailstack-backup and mailstack-restore. */
+export const BACKUP_COMMON = "/usr/local/lib/mailstack/backup-common.sh";
 export const MAIL_ROOT = "/var/vmail";
 
 /** The schedule and retention (mailstack:backup). */
@@ -189,6 +191,7 @@ export class Backup extends pulumi.ComponentResource {
         connection: conn,
         files: [
           { path: BACKUP_CONF, content: renderBackupConf(args.settings) },
+          { path: BACKUP_COMMON, content: raw("backup/common.sh") },
           {
             path: "/usr/local/sbin/mailstack-backup",
             content: raw("backup/mailstack-backup.sh"),
@@ -203,6 +206,7 @@ export class Backup extends pulumi.ComponentResource {
         ],
         check: [
           `bash -n ${BACKUP_CONF}`,
+          `bash -n ${BACKUP_COMMON}`,
           "bash -n /usr/local/sbin/mailstack-backup",
           "bash -n /usr/local/sbin/mailstack-restore",
         ],

@@ -135,6 +135,34 @@ export function registerBackupTests(ssh: SandboxSsh, host: string, hooks: Backup
     );
 
     it(
+      "restoring everything brings the message back and the daemons up again",
+      async () => {
+        const before = message();
+        const modes = "stat -c '%a %U:%G %n' / /etc /var /var/lib /var/vmail /etc/dovecot /etc/postfix";
+        const modesBefore = must(modes);
+        must(`doveadm expunge -u ${USER} mailbox INBOX subject ${token}`);
+        expect(message()).toBe("");
+        const out = must(`mailstack-restore --snapshot ${first} --all`);
+        expect(must(modes)).toBe(modesBefore);
+        expect(out).toContain(`everything restored from snapshot ${first}; the daemons run again`);
+        expect(message().split(" ")[0]).toBe(before.split(" ")[0]);
+        expect(must(`doveadm search -u ${USER} mailbox INBOX subject ${token} | wc -l`).trim()).toBe("1");
+        // Mail flows again: a new message reaches the mailbox.
+        const probe = `${token}-after-restore`;
+        const sent = tool("swaks", [
+          ...["--server", host, "--port", "25", "--timeout", "20"],
+          ...["--from", "someone@outside.test", "--to", USER, "--header", `Subject: ${probe}`],
+        ]);
+        expect(sent.code, sent.out).toBe(0);
+        await waitFor(
+          "mail after the restore",
+          () => ssh(`grep -rlq -- ${probe} ${MAILDIR}/new ${MAILDIR}/cur`).code === 0,
+        );
+      },
+      STEP,
+    );
+
+    it(
       "backups run daily on schedule",
       () => {
         expect(must("grep -v '^#' /etc/cron.d/mailstack-backup")).toContain(

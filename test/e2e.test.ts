@@ -231,6 +231,11 @@ describe("sandbox deployment through the real engine", () => {
       expect(failure).toContain("obox needs Dovecot Pro: no dovecot-ee-core package on this host");
       expect(ssh("md5sum /etc/dovecot/dovecot.conf /etc/dovecot/conf.d/*").out).toBe(before);
       expect(ssh("test -e /etc/dovecot/conf.d/90-obox.conf").code).toBe(1);
+      // The failed up registered the obox component, whose push never ran;
+      // the next up only drops it from the state.
+      const converge = await up();
+      expect(Object.keys(converge).filter((op) => op !== "delete")).toEqual([]);
+      for (const n of converge.delete ?? []) expect(n).toMatch(/^mail-obox/);
       const preview = await stack.preview({ onOutput: (s) => logs.push(s) });
       expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
     },

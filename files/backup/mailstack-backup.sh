@@ -11,17 +11,8 @@
 #   mailstack-backup init       make the repository if there is none; fail if the
 #                               password does not open the one there (the
 #                               deployment runs this after pushing the secrets)
-set -euo pipefail
-umask 077
-cd /
-# shellcheck source=/dev/null
-. /etc/mailstack/backup.conf
-set -a
-# shellcheck source=/dev/null
-. /etc/mailstack/backup.env
-set +a
-export RESTIC_CACHE_DIR=/var/cache/mailstack-restic
-state=/var/lib/mailstack/backup
+# shellcheck source=files/backup/common.sh
+. /usr/local/lib/mailstack/backup-common.sh
 say() { printf 'mailstack-backup: %s\n' "$*"; }
 
 # Prometheus text format, for node_exporter's textfile collector or any scraper.

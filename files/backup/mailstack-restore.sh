@@ -11,20 +11,11 @@
 #       everything: stops Postfix, Dovecot and Rspamd, puts every backed-up
 #       file back as it was in the snapshot (mail that arrived since the
 #       snapshot stays), restores the live database from the dump, starts
-#       the daemons again
+#       the daemons again; needs room in /var/tmp for the whole snapshot
 #
 # ID defaults to the latest snapshot (mailstack-backup snapshots lists them).
-set -euo pipefail
-umask 077
-cd /
-# shellcheck source=/dev/null
-. /etc/mailstack/backup.conf
-set -a
-# shellcheck source=/dev/null
-. /etc/mailstack/backup.env
-set +a
-export RESTIC_CACHE_DIR=/var/cache/mailstack-restic
-state=/var/lib/mailstack/backup
+# shellcheck source=files/backup/common.sh
+. /usr/local/lib/mailstack/backup-common.sh
 say() { printf 'mailstack-restore: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }
 usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -45,7 +36,15 @@ flock -w 600 8 || die "a backup has held the lock for 10 minutes"
 
 work=$(mktemp -d /var/tmp/mailstack-restore.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-svc() { if [ -d /run/systemd/system ]; then systemctl "$1" "$2"; else service "$2" "$1"; fi; }
+# A daemon started here must not keep this script's output or its lock (fd 8):
+# whoever reads the output (an SSH session) would wait for the daemon to exit.
+svc() {
+  if [ -d /run/systemd/system ]; then
+    systemctl "$1" "$2" </dev/null >/dev/null 2>&1 8>&-
+  else
+    service "$2" "$1" </dev/null >/dev/null 2>&1 8>&-
+  fi
+}
 dump_of() { # snapshot -> path of the database dump restored into $work
   [ -n "$DATABASE" ] || die "the backups hold no database dump (mailstack:backup database false)"
   restic restore "$1" --target "$work/db" --include "$state/db/$DATABASE.dump" >/dev/null
@@ -78,13 +77,31 @@ case $what in
   all)
     dump=""
     [ -z "$DATABASE" ] || dump=$(dump_of "$snapshot")
-    for s in postfix dovecot rspamd; do svc stop "$s" >/dev/null 2>&1 || true; done
+    for s in postfix dovecot rspamd; do svc stop "$s" || true; done
+    # Whatever happens next, the daemons run again when this ends.
+    trap 'for s in rspamd dovecot postfix; do svc start "$s" || true; done; rm -rf "$work"' EXIT
     # Files as they were in the snapshot; files created since are kept.
-    restic restore "$snapshot" --target / >/dev/null
+    # restic restores into a scratch tree first: it will not replace a
+    # symlink that exists (Debian's snakeoil links under /etc).
+    # Each backed-up path is copied onto itself, never the scratch tree's root
+    # onto / (that would give / the scratch directory's mode).
+    restic restore "$snapshot" --target "$work/all" >/dev/null
+    for p in $BACKUP_PATHS; do
+      [ -e "$work/all$p" ] || continue
+      if [ -e "$p" ]; then
+        cp -a --remove-destination "$work/all$p/." "$p/"
+      else
+        mkdir -p "$(dirname "$p")"
+        cp -a "$work/all$p" "$p"
+      fi
+    done
     if [ -n "$dump" ]; then
       runuser -u postgres -- pg_restore --clean --if-exists --exit-on-error --dbname="$DATABASE" <"$dump"
     fi
-    for s in rspamd dovecot postfix; do svc start "$s" >/dev/null; done
+    for s in rspamd dovecot postfix; do svc start "$s" || die "$s does not start; see its log"; done
+    trap 'rm -rf "$work"' EXIT
+    # Indexes from the snapshot next to mail that arrived since: rebuilt from the files.
+    doveadm force-resync -A '*'
     say "everything restored from snapshot $snapshot; the daemons run again"
     ;;
 esac
