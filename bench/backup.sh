@@ -2,8 +2,8 @@
 # Backup and restore times for a mail store of SIZE MiB (default 1024) on the
 # deployed sandbox, into its MinIO through restic: the first (full) backup,
 # a second one with nothing changed, and the restore of the whole mailbox
-# after its messages are deleted. Messages are 100 KiB each, half text and
-# half base64 of random bytes (an attachment), so neither compression nor
+# after its messages are deleted. Messages are 100 KiB each, a header and
+# base64 of random bytes (an attachment), so neither compression nor
 # deduplication flatters the figures. The checksums of every message are
 # compared after the restore. Uses frank@example.org's mailbox and removes
 # the bench messages afterwards.
@@ -39,8 +39,7 @@ t=$(date +%s.%N)
 for ((i = 0; i < count; i++)); do
   {
     printf 'From: bench@outside.test\nTo: %s\nSubject: backup bench %d\n\n' "$user" "$i"
-    head -c 51200 /dev/zero | tr '\0' 'x' | fold -w 76
-    head -c 38400 /dev/urandom | base64 -w 76
+    head -c 76800 /dev/urandom | base64 -w 76
   } >"$dir/bench-$i.mailstack:2,S"
 done
 chown -R vmail:vmail "$dir"
