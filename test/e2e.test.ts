@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
-import { registerBackupTests } from "./backup-contract";
+import { BACKUP_LOG_ALLOWED, registerBackupTests } from "./backup-contract";
 import { registerDkimTests } from "./dkim-contract";
 import { registerDnsTests } from "./dns-contract";
 import { registerFail2banTests } from "./fail2ban-contract";
@@ -365,5 +365,9 @@ describe("sandbox deployment through the real engine", () => {
   });
   // Last: the TLS versions, postscreen, and a mail log with no unexplained
   // errors or warnings after everything above (test/mail-hygiene-contract.ts).
-  registerHygieneTests(ssh, sb.SANDBOX_HOST ?? "", [...LDAP_LOG_ALLOWED, ...LOOKUP_LOG_ALLOWED]);
+  registerHygieneTests(ssh, sb.SANDBOX_HOST ?? "", [
+    ...LDAP_LOG_ALLOWED,
+    ...LOOKUP_LOG_ALLOWED,
+    ...BACKUP_LOG_ALLOWED,
+  ]);
 });
