@@ -985,7 +985,14 @@ export function parseConfig(raw: RawConfig): StackConfig {
   );
   const tlsa = bool("tlsa", false);
   const storage = parseStorage({ get, isSet, given, str, int, bad }, domains);
-  const backup = parseBackup(get("backup"), (why) => bad("backup", why));
+  const backup = parseSettings(
+    get("backup"),
+    DEFAULT_BACKUP,
+    backupProblems,
+    (why) => bad("backup", why),
+    [],
+    '{"schedule": "03:15", "keepDaily": 7}',
+  );
   const backupPassword = str("backupPassword", "", (v) =>
     v.length >= 16 ? undefined : "is shorter than 16 characters; the backups are only as safe as it",
   );
@@ -1243,22 +1250,6 @@ function parseObox(value: string | undefined, bad: (why: string) => void): OboxO
   );
 }
 
-/** mailstack:backup: schedule and retention over the defaults. */
-function parseBackup(value: string | undefined, bad: (why: string) => void): BackupSettings {
-  if (value === undefined) return DEFAULT_BACKUP;
-  const settings = parseOverrides(
-    value,
-    DEFAULT_BACKUP,
-    '{"schedule": "03:15", "keepDaily": 7}',
-    "the settings are schedule, keepLast, keepDaily, keepWeekly, keepMonthly, maxAgeHours, database",
-    bad,
-  );
-  if (settings === undefined) return DEFAULT_BACKUP;
-  const problems = backupProblems(settings);
-  for (const p of problems) bad(`has ${p}`);
-  return problems.length > 0 ? DEFAULT_BACKUP : settings;
-}
-
 /** The ACME servers known by name (mailstack:acmeServer). */
 const ACME_SERVERS: Readonly<Record<string, string>> = {
   letsencrypt: LETSENCRYPT,
@@ -1278,8 +1269,9 @@ function acmeServerProblem(v: string): string | undefined {
 }
 
 /**
- * An object setting over its defaults (mailstack:spf, dmarc, mtaSts), the
- * merged result checked by `problems`. `optional` names keys the defaults leave out.
+ * An object setting over its defaults (mailstack:spf, dmarc, mtaSts, backup), the
+ * merged result checked by `problems`. `optional` names keys the defaults leave out;
+ * `example` is shown when the value is no object (default: the defaults).
  */
 function parseSettings<T extends object>(
   value: string | undefined,
@@ -1287,13 +1279,14 @@ function parseSettings<T extends object>(
   problems: (t: T) => string[],
   bad: (why: string) => void,
   optional: string[] = [],
+  example = JSON.stringify(defaults),
 ): T {
   if (value === undefined) return defaults;
   const known = [...Object.keys(defaults), ...optional];
   const merged = parseOverrides(
     value,
     defaults,
-    JSON.stringify(defaults),
+    example,
     `the settings are ${known.join(", ")}`,
     bad,
     optional,
@@ -1307,16 +1300,9 @@ function parseSettings<T extends object>(
 /** A JSON object of string values (mailstack:cloudflareZoneIds). */
 function parseStringMap(value: string | undefined, bad: (why: string) => void): Record<string, string> {
   if (value === undefined) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    parsed = undefined;
-  }
+  const parsed = parseJsonObject(value);
   if (
-    typeof parsed !== "object" ||
-    parsed === null ||
-    Array.isArray(parsed) ||
+    parsed === undefined ||
     Object.values(parsed).some((v) => typeof v !== "string" || !/^[0-9a-f]{32}$/.test(v))
   ) {
     bad("is not an object of domain -> 32-hex-digit zone id");
@@ -1339,13 +1325,8 @@ function parseOverrides<T extends object>(
   bad: (why: string) => void,
   optional: string[] = [],
 ): T | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    parsed = undefined;
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+  const parsed = parseJsonObject(value);
+  if (parsed === undefined) {
     bad(`is not an object such as ${example}`);
     return undefined;
   }
@@ -1474,13 +1455,8 @@ function parseLdap(
 
 function parseSshdOptions(value: string | undefined, bad: (why: string) => void): Record<string, string> {
   if (value === undefined) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    parsed = undefined;
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+  const parsed = parseJsonObject(value);
+  if (parsed === undefined) {
     bad("is not an object of sshd keyword -> value; set entries with --path");
     return {};
   }
@@ -1744,20 +1720,25 @@ const DKIM_ALGORITHMS: readonly string[] = ["rsa2048", "rsa4096", "ed25519"] sat
 const DKIM_FIELDS = ["selectors", "sign"];
 const DKIM_SELECTOR_FIELDS = ["name", "source", "algorithm"];
 
-/** A JSON object; empty when `value` is unset, and also (after telling `bad`) when it is no object. */
-function jsonObject(value: string | undefined, bad: () => void): Record<string, unknown> {
-  if (value === undefined) return {};
+/** `value` parsed as a JSON object; undefined when it is not JSON or not an object (a list, a scalar). */
+function parseJsonObject(value: string): Record<string, unknown> | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
-    parsed = undefined;
+    return undefined;
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    bad();
-    return {};
-  }
-  return parsed as Record<string, unknown>;
+  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : undefined;
+}
+
+/** A JSON object; empty when `value` is unset, and also (after telling `bad`) when it is no object. */
+function jsonObject(value: string | undefined, bad: () => void): Record<string, unknown> {
+  if (value === undefined) return {};
+  const parsed = parseJsonObject(value);
+  if (parsed === undefined) bad();
+  return parsed ?? {};
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -9,6 +9,7 @@ import { DATABASE_SPEC } from "./database-spec";
 import { ConfigPush, type HostConnection, shellQuote } from "./push";
 import { installPackages, raw } from "./remote";
 import { DKIM_KEY_DIR } from "./rspamd";
+import type { BackupTarget } from "./storage";
 import { render } from "./template";
 
 export const BACKUP_PACKAGES = ["restic", "cron"] as const;
@@ -43,19 +44,10 @@ export const DEFAULT_BACKUP: BackupSettings = {
   database: true,
 };
 
-/** Where the snapshots go: an S3 bucket and keys allowed to use it. */
-export interface BackupTarget {
-  /** The S3 endpoint URL, e.g. https://s3.eu-central-1.amazonaws.com or http://minio:9000. */
-  readonly endpoint: pulumi.Input<string>;
-  readonly bucket: pulumi.Input<string>;
-  readonly region: pulumi.Input<string>;
-  readonly accessKeyId: pulumi.Input<string>;
-  readonly secretAccessKey: pulumi.Input<string>;
-}
-
 export interface BackupArgs {
   readonly connection: HostConnection;
   readonly settings: BackupSettings;
+  /** Where the snapshots go: the storage bucket and its key (components/storage.ts). */
   readonly target: BackupTarget;
   /** The restic repository's password (secret). Losing it loses every backup. */
   readonly password: pulumi.Input<string>;
