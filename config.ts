@@ -24,6 +24,7 @@ import {
   spfProblems,
 } from "./components/dns-records";
 import { DEFAULT_FAIL2BAN, type Fail2banSettings, fail2banProblems } from "./components/fail2ban";
+import { DEFAULT_HEALTH, type HealthSettings, healthProblems } from "./components/health";
 import { DEFAULT_OBOX, type OboxOptions, oboxProblems } from "./components/obox";
 import { DEFAULT_SPAM_ACTIONS, type SpamActions, validateSpamActions } from "./components/rspamd";
 import {
@@ -412,6 +413,13 @@ export const CONFIG_KEYS = {
       'Backups with restic into the storage bucket, each optional: {"schedule": "03:15", "keepLast": 3, "keepDaily": 7, "keepWeekly": 4, "keepMonthly": 6, "maxAgeHours": 26, "database": true} (the defaults). schedule is a daily time on the host, or "off"; maxAgeHours is when monitoring calls the last success too old; database false skips the dump (a database on another server).',
     example: "--path 'backup.schedule' 02:30",
   },
+  health: {
+    type: "object",
+    default: {},
+    description:
+      'mailstack-health on the host, each optional: {"everyMinutes": 15, "maxQueue": 50, "maxQueueAgeMinutes": 60, "maxLogWarnings": 20, "certMinDays": 14, "checkDns": true, "dnsServer": ""} (the defaults). everyMinutes 0 runs no scheduled check; dnsServer is the server the published records are checked against (address[:port]; empty: the host\'s resolvers).',
+    example: "--path 'health.maxQueue' 100",
+  },
   backupPassword: {
     type: "string",
     default: "",
@@ -638,6 +646,8 @@ export interface StackConfig {
   /** Where backups go (mailstack:storageMode); the credentials are secret Outputs. */
   readonly storage: StorageConfig;
   readonly backup: BackupConfig;
+  /** mailstack-health's thresholds and schedule. */
+  readonly health: HealthSettings;
   /** Set in obox mode (mailstack:mailStorage obox): the cache and addressing; the bucket is storage's. */
   readonly obox?: OboxOptions;
 }
@@ -993,6 +1003,14 @@ export function parseConfig(raw: RawConfig): StackConfig {
     [],
     '{"schedule": "03:15", "keepDaily": 7}',
   );
+  const health = parseSettings(
+    get("health"),
+    DEFAULT_HEALTH,
+    healthProblems,
+    (why) => bad("health", why),
+    [],
+    '{"maxQueue": 100, "dnsServer": "1.1.1.1"}',
+  );
   const backupPassword = str("backupPassword", "", (v) =>
     v.length >= 16 ? undefined : "is shorter than 16 characters; the backups are only as safe as it",
   );
@@ -1107,6 +1125,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
       settings: backup,
       ...(backupPassword !== "" ? { password: pulumi.secret(backupPassword) } : {}),
     },
+    health,
   };
 }
 

@@ -74,6 +74,8 @@ export function recordResourceName(prefix: string, r: Pick<DnsRecord, "type" | "
 export class MailDns extends pulumi.ComponentResource {
   /** Each domain's BIND zone fragment. */
   readonly zones: pulumi.Output<Record<string, string>>;
+  /** Every record, its value resolved: what DNS should serve. */
+  readonly records: pulumi.Output<DnsRecord[]>;
   /** What DNS records cannot do: the PTR to ask the hosting provider for, and port 25. */
   readonly deliverability: {
     readonly expectedPtr: Readonly<Record<string, string>>;
@@ -124,10 +126,12 @@ export class MailDns extends pulumi.ComponentResource {
       }
     }
 
-    this.zones = pulumi.all(all.map((r) => pulumi.output(r.value))).apply((values) => {
-      const resolved = all.map((r, i) => ({ ...r, value: values[i] ?? "" }));
-      return Object.fromEntries(args.domains.map((d) => [d, zoneFragment(d, resolved, ttl)]));
-    });
+    this.records = pulumi
+      .all(all.map((r) => pulumi.output(r.value)))
+      .apply((values) => all.map((r, i): DnsRecord => ({ ...r, value: values[i] ?? "" })));
+    this.zones = this.records.apply((resolved) =>
+      Object.fromEntries(args.domains.map((d) => [d, zoneFragment(d, resolved, ttl)])),
+    );
     this.deliverability = {
       expectedPtr: Object.fromEntries(
         [args.ipv4, args.ipv6]

@@ -10,6 +10,7 @@ import { DkimKeys, dkimRecords } from "./dkim";
 import { MailDns } from "./dns";
 import { Dovecot } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
+import { HealthCheck } from "./health";
 import { MailHost, type OpenPort } from "./host";
 import { DovecotObox } from "./obox";
 import { Postfix } from "./postfix";
@@ -35,6 +36,23 @@ export interface MailStackArgs {
 /** Mail ports plus SSH, sorted: exactly what the firewall opens. Pure. */
 export function openPorts(sshPort: number): OpenPort[] {
   return [...MAIL_PORTS, { port: sshPort, service: "ssh" }].sort((a, b) => a.port - b.port);
+}
+
+/** The daemons mailstack-health expects to run; PostgreSQL only when it is the host's own. Pure. */
+export function healthServices(localDatabase: boolean): string[] {
+  return [
+    "ssh",
+    "cron",
+    "rsyslog",
+    ...(localDatabase ? ["postgresql"] : []),
+    "redis-server",
+    "rspamd",
+    "clamav-daemon",
+    "postfix",
+    "dovecot",
+    "nginx",
+    "fail2ban",
+  ];
 }
 
 export class MailStack extends pulumi.ComponentResource {
@@ -285,7 +303,7 @@ export class MailStack extends pulumi.ComponentResource {
     }
 
     // Last: it bans through the firewall and reads the logs the others write.
-    new Fail2ban(
+    const fail2ban = new Fail2ban(
       `${name}-fail2ban`,
       {
         connection,
@@ -315,6 +333,22 @@ export class MailStack extends pulumi.ComponentResource {
       { parent: this },
     );
     this.dnsZones = dns.zones;
+
+    // mailstack-health: every daemon above, the queue, the log, the
+    // certificate, the backups and these records.
+    new HealthCheck(
+      `${name}-health`,
+      {
+        connection,
+        settings: cfg.health,
+        services: healthServices(cfg.database.host === undefined),
+        certPath: tls.certPath,
+        backup: this.backup !== "none",
+        dnsRecords: dns.records,
+        dependsOn: [fail2ban, ...(acme ? [acme] : [])],
+      },
+      { parent: this },
+    );
     this.deliverability = dns.deliverability;
 
     this.host = cfg.ssh.host;

@@ -4,6 +4,7 @@
 #   sandbox.sh up                  build (first time) and start the sandbox; idempotent
 #   sandbox.sh down [--keep-rootfs] stop it and remove what `up` made (keeps caches)
 #   sandbox.sh status              show each part; exit 0 only if all are up
+#   sandbox.sh reboot              power-cycle the mail host: kill it, boot it again
 #   sandbox.sh exec [CMD...]       run CMD (default: bash) inside the sandbox
 #   sandbox.sh ldap-exec [CMD...]  the same inside the test LDAP host
 #   sandbox.sh ldap-stop|ldap-start  stop/start only slapd (fail-over tests)
@@ -723,6 +724,22 @@ start_database() {
     die "files/postgres/roles.sql failed in the sandbox (log: $LOG_DIR/postgresql.log)" "bash $0 down && bash $0 up"
 }
 
+# boot_services: what the host's init system does at boot, for a sandbox
+# host that was (re)started on a rootfs the stack has configured: rsyslogd
+# first (Debian ships it with a systemd unit only), then every enabled
+# /etc/rc2.d/S* script in order. A script that fails is reported, as a boot
+# would, and the rest still start.
+boot_services() {
+  ((${STARTED[$MAIL_NETNS]:-0})) || return 0
+  local failed
+  # shellcheck disable=SC2016  # expanded by the sandbox's sh
+  failed=$(sandbox_exec "$MAIL_NETNS" sh -c '
+    if command -v rsyslogd >/dev/null && ! pgrep -x rsyslogd >/dev/null; then rsyslogd; fi
+    for s in /etc/rc2.d/S*; do "$s" start >&2 || echo "${s##*/}"; done' \
+    </dev/null 2>>"$LOG_DIR/boot.log")
+  [[ -z $failed ]] || log "warning: these boot scripts failed in the sandbox: $failed (log: $LOG_DIR/boot.log)"
+}
+
 ssh_ok() { ssh "${SSH_OPTS[@]}" "root@$MAIL_ADDR" true </dev/null 2>/dev/null; }
 
 check_sandbox() {
@@ -1097,6 +1114,7 @@ cmd_up() {
     start_init "$MAIL_NETNS" "$MAIL_HOSTNAME"
   phase sshd "see $LOG_DIR/$MAIL_NETNS.sshd.log" start_sshd
   phase database "see $LOG_DIR/postgresql.log" start_database
+  phase boot "see $LOG_DIR/boot.log" boot_services
   phase checks "bash $0 down && bash $0 up; logs in $LOG_DIR" check_sandbox
   phase ldap-image "remove $LDAP_TARBALL and retry; see $LOG_DIR/ldap-image.log" build_ldap_tarball
   phase ldap-rootfs "remove $LDAP_ROOTFS and $LDAP_TARBALL and retry" setup_ldap_rootfs
@@ -1107,6 +1125,22 @@ cmd_up() {
   write_env
   log "$(printf '%-14s %6.2fs' total "$(elapsed "$t0")")"
   log "ready: ssh -i $KEY root@$MAIL_ADDR   (settings: $ENV_FILE)"
+}
+
+# cmd_reboot: the mail host loses power and boots again: its init ends (the
+# kernel kills every process of its PID namespace at once, so nothing shuts
+# down cleanly), then it starts as `up` starts it, services included.
+cmd_reboot() {
+  local pid
+  take_lock
+  pid=$(init_pid "$MAIL_NETNS") || die "the mail host is not running" "run: bash $0 up"
+  stop_pid "$pid"
+  phase init "see $LOG_DIR/$MAIL_NETNS.init.log; bash $0 down && bash $0 up" \
+    start_init "$MAIL_NETNS" "$MAIL_HOSTNAME"
+  phase sshd "see $LOG_DIR/$MAIL_NETNS.sshd.log" start_sshd
+  phase database "see $LOG_DIR/postgresql.log" start_database
+  phase boot "see $LOG_DIR/boot.log" boot_services
+  write_env
 }
 
 # stop_hosts: every sandbox host made by make_host (plus the mail host, in case
@@ -1243,7 +1277,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -1255,6 +1289,7 @@ main() {
     up) [[ $# -eq 0 ]] || usage; cmd_up ;;
     down) cmd_down "$@" ;;
     status) cmd_status || exit 1 ;;
+    reboot) [[ $# -eq 0 ]] || usage; cmd_reboot ;;
     exec)
       STEP=exec HINT="run: bash $0 up"
       (($#)) || set -- bash -l

@@ -17,6 +17,7 @@ import { registerDkimTests } from "./dkim-contract";
 import { registerDnsTests } from "./dns-contract";
 import { registerFail2banTests } from "./fail2ban-contract";
 import { registerFilterTests } from "./filter-contract";
+import { registerHealthTests } from "./health-contract";
 import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
 import { LOOKUP_LOG_ALLOWED, registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
@@ -362,6 +363,22 @@ describe("sandbox deployment through the real engine", () => {
       leaks.length,
       "lines of the deploy key, the LDAP bind password or a DKIM key found in plain text",
     ).toBe(0);
+  });
+  // mailstack-health, healthy and broken, against an NSD serving the zones (test/health-contract.ts).
+  registerHealthTests(ssh, sb.SANDBOX_HOST ?? "", {
+    bridgeAddress: sb.SANDBOX_DNS ?? "10.213.0.1",
+    zones: async () => (await stack.outputs()).dnsZones?.value ?? {},
+    configure: async (settings) => {
+      // The sandbox's own settings come back with undefined.
+      const sandboxHealth = jsyaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.sandbox.yaml"), "utf8")) as {
+        config: Record<string, Record<string, unknown> | undefined>;
+      };
+      await stack.removeConfig("mailstack:health");
+      for (const [k, v] of Object.entries(settings ?? sandboxHealth.config["mailstack:health"] ?? {})) {
+        await stack.setConfig(`mailstack:health.${k}`, { value: String(v) }, true);
+      }
+      await up();
+    },
   });
   // Last: the TLS versions, postscreen, and a mail log with no unexplained
   // errors or warnings after everything above (test/mail-hygiene-contract.ts).

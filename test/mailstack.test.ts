@@ -115,8 +115,8 @@ describe("MailStack", () => {
     // push; dovecot: packages, vmail, push; clamav: packages, signatures, push;
     // rspamd: packages, DKIM key push, push; fail2ban: rsyslog, logs, packages, push;
     // web: packages, prepare, push; acme: packages, CA, deploy hook push, issue, renewal;
-    // backup: packages, config push, secrets push.
-    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3 + 4 + 3 + 5 + 3);
+    // backup: packages, config push, secrets push; health: packages, push.
+    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3 + 4 + 3 + 5 + 3 + 2);
     for (const c of commands) {
       const text = JSON.stringify({ create: c.inputs.create, stdin: c.inputs.stdin });
       expect(text).not.toContain("SECRET-KEY-MATERIAL");

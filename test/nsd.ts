@@ -1,9 +1,9 @@
 // A throwaway authoritative DNS server for tests: Debian's NSD, started by
 // the test itself with its own nsd.conf in a fresh temp dir, listening only on
-// a free port of 127.0.0.1, never as the system service and writing nothing
-// outside that dir. Each zone is checked with nsd-checkzone first, so a bad
-// zone fails with NSD's own message. Call stop() in afterAll; an exit hook
-// stops the server too if a run is cut short.
+// a free port of 127.0.0.1 (or of the sandbox bridge's address), never as the
+// system service and writing nothing outside that dir. Each zone is checked
+// with nsd-checkzone first, so a bad zone fails with NSD's own message. Call
+// stop() in afterAll; an exit hook stops the server too if a run is cut short.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -16,7 +16,7 @@ const STARTUP_TIMEOUT_MS = 10_000;
 const NS = "ns.mailstack-test.invalid.";
 
 export interface TestNsd {
-  /** The UDP and TCP port on 127.0.0.1. */
+  /** The UDP and TCP port on the address it was started on. */
   readonly port: number;
   /** The temp dir holding nsd.conf, the zone files and the log. */
   readonly dir: string;
@@ -67,8 +67,15 @@ function nsdBinary(name: string): string {
   return p;
 }
 
-/** Serves each zone (name -> fragment) from a new NSD; resolves once NSD has loaded them all. */
-export async function startNsd(zones: Readonly<Record<string, string>>): Promise<TestNsd> {
+/**
+ * Serves each zone (name -> fragment) from a new NSD on `address` (default
+ * loopback) and `port` (default a free one); resolves once NSD has loaded them all.
+ */
+export async function startNsd(
+  zones: Readonly<Record<string, string>>,
+  address = "127.0.0.1",
+  port?: number,
+): Promise<TestNsd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailstack-nsd-"));
   const log = path.join(dir, "nsd.log");
   let proc: ChildProcess | undefined;
@@ -109,7 +116,7 @@ export async function startNsd(zones: Readonly<Record<string, string>>): Promise
       }
       zoneConf.push("zone:", `  name: "${zone}"`, `  zonefile: "${file}"`);
     }
-    const port = await freePort();
+    const listenPort = port ?? (await freePort());
     const conf = path.join(dir, "nsd.conf");
     // Everything NSD would keep under /var/lib/nsd or /run goes to the temp
     // dir; no zone database, no remote control, no privilege drop (the suite
@@ -118,7 +125,7 @@ export async function startNsd(zones: Readonly<Record<string, string>>): Promise
       conf,
       [
         "server:",
-        `  ip-address: 127.0.0.1@${port}`,
+        `  ip-address: ${address}@${listenPort}`,
         "  do-ip6: no",
         '  username: ""',
         '  chroot: ""',
@@ -148,11 +155,11 @@ export async function startNsd(zones: Readonly<Record<string, string>>): Promise
     // NSD logs "nsd started" once every zone is read and its servers listen.
     const logText = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "");
     for (let waited = 0; waited < STARTUP_TIMEOUT_MS; waited += 100) {
-      if (/\bnsd started\b/.test(logText())) return { port, dir, stop };
+      if (/\bnsd started\b/.test(logText())) return { port: listenPort, dir, stop };
       if (child.exitCode !== null) break;
       await new Promise((res) => setTimeout(res, 100));
     }
-    throw new Error(`NSD did not start on 127.0.0.1:${port}:\n${logText()}${stderr}`);
+    throw new Error(`NSD did not start on ${address}:${listenPort}:\n${logText()}${stderr}`);
   } catch (err) {
     stop();
     throw err;

@@ -1,0 +1,181 @@
+// The health check (mailstack-health) on the mail host: services, queue,
+// mail log, certificate, backup age and the published DNS records, by hand
+// or on a schedule. The script is files/health/mailstack-health.sh; this
+// component renders its settings and the records it expects.
+import * as pulumi from "@pulumi/pulumi";
+import type { DnsRecord } from "./dns-records";
+import { ConfigPush, type HostConnection, shellQuote } from "./push";
+import { installPackages, raw } from "./remote";
+import { render } from "./template";
+
+export interface HealthSettings {
+  /** Minutes between scheduled checks, 1 to 60; 0 for none. */
+  readonly everyMinutes: number;
+  /** Most messages the queue may hold. */
+  readonly maxQueue: number;
+  /** Oldest a queued message may be, in minutes. */
+  readonly maxQueueAgeMinutes: number;
+  /** Warnings one check tolerates in the mail log (any error is a problem). */
+  readonly maxLogWarnings: number;
+  /** Fewest days the certificate may have left. */
+  readonly certMinDays: number;
+  /** Whether the published DNS records are compared with what DNS serves. */
+  readonly checkDns: boolean;
+  /** The DNS server to ask, address[:port]; empty: the host's resolvers. */
+  readonly dnsServer: string;
+}
+
+export const DEFAULT_HEALTH: HealthSettings = {
+  everyMinutes: 15,
+  maxQueue: 50,
+  maxQueueAgeMinutes: 60,
+  maxLogWarnings: 20,
+  certMinDays: 14,
+  checkDns: true,
+  dnsServer: "",
+};
+
+/** What is wrong with merged health settings, each naming the setting. Pure. */
+export function healthProblems(s: HealthSettings): string[] {
+  const problems: string[] = [];
+  const whole = (k: keyof HealthSettings, min: number, max: number) => {
+    const v = s[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      problems.push(`${k} ${JSON.stringify(v)} must be a whole number from ${min} to ${max}`);
+    }
+  };
+  whole("everyMinutes", 0, 60);
+  whole("maxQueue", 0, 1_000_000);
+  whole("maxQueueAgeMinutes", 1, 100_000);
+  whole("maxLogWarnings", 0, 1_000_000);
+  whole("certMinDays", 1, 365);
+  if (typeof s.checkDns !== "boolean")
+    problems.push(`checkDns ${JSON.stringify(s.checkDns)} must be true or false`);
+  if (
+    typeof s.dnsServer !== "string" ||
+    (s.dnsServer !== "" &&
+      !/^(\d{1,3}(\.\d{1,3}){3}|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/.test(s.dnsServer))
+  ) {
+    problems.push(
+      `dnsServer ${JSON.stringify(s.dnsServer)} must be an IPv4 address or host name, optionally with :port, such as "1.1.1.1" or "ns1.example.net:53"`,
+    );
+  }
+  return problems;
+}
+
+/** What DNS answers for a record, as `dig +short` prints it (normalised like the script does). Pure. */
+export function servedForm(r: DnsRecord): string {
+  switch (r.type) {
+    case "AAAA":
+      return new URL(`http://[${r.value}]/`).hostname.slice(1, -1);
+    case "CNAME":
+      return `${r.value}.`;
+    case "MX":
+      return `${r.priority ?? 10} ${r.value}.`;
+    case "SRV":
+      return `${r.priority ?? 0} ${r.srv?.weight ?? 1} ${r.srv?.port ?? 0} ${r.value}.`;
+    case "TLSA":
+      return r.value.toLowerCase();
+    default:
+      return r.value;
+  }
+}
+
+/** /etc/mailstack/health-dns.txt: "<name> <type> <value>" per record. Pure. */
+export function renderDnsExpectations(records: readonly DnsRecord[]): string {
+  const lines = records.map((r) => `${r.name} ${r.type} ${servedForm(r)}`);
+  for (const l of lines) {
+    if (l.includes("\n")) throw new Error(`health: a DNS record value spans lines: ${l}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export interface HealthConfValues {
+  readonly settings: HealthSettings;
+  readonly services: readonly string[];
+  readonly cert: string;
+  readonly backup: boolean;
+}
+
+/** /etc/mailstack/health.conf. Pure. */
+export function renderHealthConf(v: HealthConfValues): string {
+  const s = v.settings;
+  return render("health/health.conf", {
+    services: shellQuote(v.services.join(" ")),
+    maxQueue: s.maxQueue,
+    maxQueueAgeMinutes: s.maxQueueAgeMinutes,
+    mailLog: "/var/log/mail.log",
+    maxLogWarnings: s.maxLogWarnings,
+    cert: shellQuote(v.cert),
+    certMinDays: s.certMinDays,
+    backup: v.backup ? "yes" : "no",
+    checkDns: s.checkDns ? "yes" : "no",
+    dnsServer: shellQuote(s.dnsServer),
+  });
+}
+
+/** /etc/cron.d/mailstack-health. Pure. */
+export function renderHealthCron(s: HealthSettings): string {
+  const entry =
+    s.everyMinutes === 0
+      ? "# Off (mailstack:health everyMinutes 0): run mailstack-health by hand."
+      : `*/${s.everyMinutes} * * * * root /usr/local/sbin/mailstack-health --state cron --quiet 2>&1 | logger -t mailstack-health`;
+  return render("health/cron", { entry });
+}
+
+export interface HealthArgs {
+  readonly connection: HostConnection;
+  readonly settings: HealthSettings;
+  /** The services that must run. */
+  readonly services: readonly string[];
+  /** The certificate the mail ports serve. */
+  readonly certPath: string;
+  /** Whether backups run on the host. */
+  readonly backup: boolean;
+  /** The records the stack publishes. */
+  readonly dnsRecords: pulumi.Input<readonly DnsRecord[]>;
+  readonly dependsOn?: readonly pulumi.Resource[];
+}
+
+export class HealthCheck extends pulumi.ComponentResource {
+  constructor(name: string, args: HealthArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailstack:health:HealthCheck", name, {}, opts);
+    // dig, for the DNS check; cron, for the schedule.
+    const packages = installPackages(`${name}-packages`, args.connection, ["bind9-dnsutils", "cron"], {
+      parent: this,
+      dependsOn: [...(args.dependsOn ?? [])],
+    });
+    new ConfigPush(
+      `${name}-config`,
+      {
+        connection: args.connection,
+        files: [
+          {
+            path: "/etc/mailstack/health.conf",
+            content: renderHealthConf({
+              settings: args.settings,
+              services: args.services,
+              cert: args.certPath,
+              backup: args.backup,
+            }),
+          },
+          {
+            path: "/etc/mailstack/health-dns.txt",
+            content: pulumi.output(args.dnsRecords).apply((r) => renderDnsExpectations(r)),
+          },
+          {
+            path: "/usr/local/sbin/mailstack-health",
+            content: raw("health/mailstack-health.sh"),
+            mode: "0755",
+          },
+          { path: "/etc/cron.d/mailstack-health", content: renderHealthCron(args.settings) },
+        ],
+        check: ["bash -n /etc/mailstack/health.conf", "bash -n /usr/local/sbin/mailstack-health"],
+        // Starts cron where nothing did (a host without systemd).
+        reload: { service: "cron", action: "reload" },
+      },
+      { parent: this, dependsOn: [packages] },
+    );
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,267 @@
+#!/bin/bash
+# mailstack-health: is the mail host well? Checks, in order:
+#   services   every daemon the stack runs is running
+#   queue      the mail queue's size and the age of its oldest message
+#   mail log   errors and warnings since the last check (of the same --state),
+#              summarised by message
+#   tls        the certificate's expiry
+#   backup     the age of the last successful backup (mailstack-backup status)
+#   dns        the records the stack publishes, as DNS serves them
+# Prints one line per check and exits 1 with the list of problems when
+# something is wrong, 0 when all is well. Settings: /etc/mailstack/health.conf
+# (mailstack:health); the expected records: /etc/mailstack/health-dns.txt.
+#
+#   mailstack-health [--state NAME] [--quiet]
+#
+# --state names where the mail log position is kept (default "manual"; the
+# scheduled run uses "cron"), so a check by hand does not hide lines from the
+# scheduled one. --quiet prints the verdict and the problems only. The last
+# result is kept in /var/lib/mailstack/health/last-<state>.txt and, as
+# Prometheus text, in metrics-<state>.prom.
+set -uo pipefail
+umask 022
+export LC_ALL=C
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+die() { printf 'mailstack-health: %s\n' "$*" >&2; exit 2; }
+
+state_name=manual quiet=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --state) [[ ${2:-} =~ ^[a-z0-9-]{1,32}$ ]] || die "--state takes a name of a-z, 0-9 and -"; state_name=$2; shift 2 ;;
+    --quiet) quiet=1; shift ;;
+    *) die "usage: mailstack-health [--state NAME] [--quiet]" ;;
+  esac
+done
+
+CONF=/etc/mailstack/health.conf
+DNS_EXPECTED=/etc/mailstack/health-dns.txt
+[ -r "$CONF" ] || die "$CONF is missing; deploy the stack (pulumi up) first"
+# shellcheck source=/dev/null
+. "$CONF"
+state=/var/lib/mailstack/health
+mkdir -p "$state"
+exec 9>"$state/$state_name.lock"
+flock -w 60 9 || die "another check with --state $state_name is running"
+
+problems=()
+report=()
+ok() { report+=("ok    $1: $2"); }
+note() { report+=("      $1"); }
+fail() {
+  problems+=("$1: $2")
+  report+=("FAIL  $1: $2")
+}
+
+# --- services ---------------------------------------------------------------
+running() {
+  if [ -d /run/systemd/system ]; then
+    systemctl is-active --quiet "$1"
+  elif [ -x "/etc/init.d/$1" ]; then
+    service "$1" status >/dev/null 2>&1
+  else
+    # No init script (Debian's rsyslog has a systemd unit only): its daemon.
+    pgrep -x "${1}d" >/dev/null || pgrep -x "$1" >/dev/null
+  fi
+}
+down=()
+for s in $SERVICES; do running "$s" || down+=("$s"); done
+if [ ${#down[@]} -eq 0 ]; then
+  ok services "all $(wc -w <<<"$SERVICES") running ($SERVICES)"
+else
+  for s in "${down[@]}"; do
+    fail services "$s is not running; see its log, then: service $s start"
+  done
+fi
+
+# --- queue ------------------------------------------------------------------
+if queue=$(postqueue -j 2>&1); then
+  count=$(grep -c '"queue_id"' <<<"$queue")
+  oldest=$(grep -o '"arrival_time": *[0-9]*' <<<"$queue" | grep -o '[0-9]*$' | sort -n | head -n1)
+  age_min=0
+  [ -z "$oldest" ] || age_min=$((($(date +%s) - oldest) / 60))
+  what="$count message(s)"
+  [ "$count" -eq 0 ] || what+=", the oldest $age_min min old"
+  if [ "$count" -gt "$MAX_QUEUE" ]; then
+    fail queue "$what: more than $MAX_QUEUE (mailstack:health maxQueue); see: postqueue -p, and the mail log"
+  elif [ "$count" -gt 0 ] && [ "$age_min" -gt "$MAX_QUEUE_AGE_MINUTES" ]; then
+    fail queue "$what: older than $MAX_QUEUE_AGE_MINUTES min (mailstack:health maxQueueAgeMinutes); see why: postqueue -p"
+  else
+    ok queue "$what"
+  fi
+else
+  fail queue "postqueue cannot read the queue: ${queue//$'\n'/ }"
+fi
+
+# --- mail log ---------------------------------------------------------------
+# The position is "<inode> <offset>" of $MAIL_LOG after the last check. When
+# the log was rotated since, the rest of the old file (now $MAIL_LOG.1) is
+# read first.
+pos_file=$state/$state_name.pos
+last_inode=0 last_offset=0
+[ ! -r "$pos_file" ] || read -r last_inode last_offset <"$pos_file" || true
+[[ $last_inode =~ ^[0-9]+$ && $last_offset =~ ^[0-9]+$ ]] || { last_inode=0; last_offset=0; }
+since_lines() {
+  if [ ! -r "$MAIL_LOG" ]; then return 1; fi
+  local inode size
+  inode=$(stat -c %i "$MAIL_LOG") size=$(stat -c %s "$MAIL_LOG")
+  if [ "$inode" = "$last_inode" ]; then
+    [ "$last_offset" -le "$size" ] || last_offset=0 # truncated in place
+    tail -c +"$((last_offset + 1))" "$MAIL_LOG" | head -c "$((size - last_offset))"
+  else
+    if [ -r "$MAIL_LOG.1" ] && [ "$(stat -c %i "$MAIL_LOG.1")" = "$last_inode" ]; then
+      tail -c +"$((last_offset + 1))" "$MAIL_LOG.1"
+    fi
+    head -c "$size" "$MAIL_LOG"
+  fi
+  printf '%s %s\n' "$inode" "$size" >"$pos_file.new"
+}
+if lines=$(since_lines); then
+  mv -f "$pos_file.new" "$pos_file"
+  # "<level> <program>: <message>" of each error or warning line, its level
+  # the first such word in it (a warning may quote a library's "error:"),
+  # numbers, addresses and queue ids folded so the same problem counts once.
+  # Lines come from syslog ("<time> <host> <program>[pid]: <level>: ...") and
+  # from Dovecot's own log ("<time> <process>: <Level>: ..."): the level is
+  # one of the first three ": "-separated fields, or there is none (info).
+  matched=$(awk '{
+      sub(/^([A-Z][a-z][a-z] +[0-9]+ [0-9:]+|[0-9]{4}-[0-9T:.+-]+) +/, "")
+      if ($1 !~ /:$/) sub(/^[^ ]+ +/, "")
+      n = split($0, f, ": "); level = ""
+      for (i = 1; i <= n && i <= 3; i++) {
+        w = tolower(f[i])
+        if (w ~ /^(info|notice|debug)$/) next
+        if (w ~ /^(warning|error|fatal|panic)$/) { level = w; break }
+      }
+      if (level == "") next
+      print (level == "warning" ? "W" : "E"), $0
+    }' <<<"$lines" |
+    sed -E 's/\[[0-9]+\]//; s/[0-9A-F]{10,}/<id>/g; s/[0-9]+(\.[0-9]+){3}/<ip>/g; s/[0-9]+/N/g')
+  errors=$(grep -c '^E ' <<<"$matched")
+  warnings=$(grep -c '^W ' <<<"$matched")
+  what="$errors error(s), $warnings warning(s) since the last check"
+  if [ "$errors" -gt 0 ]; then
+    fail "mail log" "$what; the most frequent:"
+  elif [ "$warnings" -gt "$MAX_LOG_WARNINGS" ]; then
+    fail "mail log" "$what: more than $MAX_LOG_WARNINGS (mailstack:health maxLogWarnings); the most frequent:"
+  else
+    ok "mail log" "$what"
+  fi
+  if [ -n "$matched" ]; then
+    while read -r n _ text; do note "$(printf '%5d x %s' "$n" "${text:0:200}")"; done \
+      < <(sort <<<"$matched" | uniq -c | sort -rn | head -n 10)
+  fi
+else
+  rm -f "$pos_file.new"
+  fail "mail log" "$MAIL_LOG is missing or unreadable; is rsyslog running?"
+fi
+
+# --- certificate ------------------------------------------------------------
+if end=$(openssl x509 -in "$CERT" -noout -enddate 2>/dev/null); then
+  end=${end#notAfter=}
+  days=$((($(date -d "$end" +%s) - $(date +%s)) / 86400))
+  if [ "$days" -lt "$CERT_MIN_DAYS" ]; then
+    fail tls "$CERT expires in $days day(s) ($end), under $CERT_MIN_DAYS (mailstack:health certMinDays); renew: certbot renew, and see /var/log/letsencrypt/letsencrypt.log"
+  else
+    ok tls "the certificate expires in $days days ($end)"
+  fi
+else
+  fail tls "cannot read the certificate $CERT"
+fi
+
+# --- backup -----------------------------------------------------------------
+if [ "$BACKUP" = yes ]; then
+  if out=$(mailstack-backup status 2>&1); then
+    ok backup "${out#mailstack-backup: }"
+  else
+    fail backup "${out//$'\n'/; } (run one now: mailstack-backup; its log: grep mailstack-backup /var/log/syslog)"
+  fi
+else
+  ok backup "none configured (mailstack:storageMode none)"
+fi
+
+# --- dns --------------------------------------------------------------------
+# Each line of $DNS_EXPECTED: "<name> <type> <value>", the value as `dig
+# +short` prints it, normalised below (TXT strings joined, unquoted).
+normalise() { # type, then dig's lines on stdin
+  case $1 in
+    TXT) sed -E 's/^"//; s/"$//; s/" "//g; s/\\"/"/g; s/\\\\/\\/g' ;;
+    TLSA) awk 'NF >= 4 { h = ""; for (i = 4; i <= NF; i++) h = h $i; print $1, $2, $3, tolower(h) }' ;;
+    *) tr '[:upper:]' '[:lower:]' ;;
+  esac
+}
+if [ "$CHECK_DNS" != yes ]; then
+  ok dns "not checked (mailstack:health checkDns false)"
+elif ! command -v dig >/dev/null; then
+  fail dns "dig is missing; install it: apt-get install bind9-dnsutils"
+else
+  server=()
+  if [ -n "$DNS_SERVER" ]; then
+    server=("@${DNS_SERVER%:*}")
+    [[ $DNS_SERVER != *:* ]] || server+=(-p "${DNS_SERVER##*:}")
+  fi
+  checked=0 wrong=0 asked=${DNS_SERVER:-the resolvers of /etc/resolv.conf}
+  while read -r name type; do
+    expected=$(awk -v n="$name" -v t="$type" '$1 == n && $2 == t { $1 = ""; $2 = ""; sub(/^  /, ""); print }' "$DNS_EXPECTED" | sort)
+    [ "$type" = TXT ] || expected=$(tr '[:upper:]' '[:lower:]' <<<"$expected")
+    if ! served=$(dig +short +time=3 +tries=2 "${server[@]}" "$name" "$type" 2>&1); then
+      # One unreachable server is one problem, not one per record.
+      fail dns "cannot ask $asked for $name $type: ${served//$'\n'/ }"
+      wrong=-1
+      break
+    fi
+    served=$(grep -v '^;' <<<"$served" | normalise "$type" | sort)
+    checked=$((checked + 1))
+    missing=$(comm -23 <(printf '%s\n' "$expected") <(printf '%s\n' "$served") | grep -v '^$')
+    extra=$(comm -13 <(printf '%s\n' "$expected") <(printf '%s\n' "$served") | grep -v '^$')
+    if [ "$type" = TXT ] && [ -n "$extra" ]; then
+      # Other TXT records may share the name; only a second one of ours
+      # (the same v= tag) is wrong.
+      extra=$(awk 'NR == FNR { if (match($0, /^v=[A-Za-z0-9]+/)) t[substr($0, 1, RLENGTH)]; next }
+        { split($0, a, /[; ]/); if (a[1] in t) print }' <(printf '%s\n' "$expected") <(printf '%s\n' "$extra"))
+    fi
+    if [ -n "$missing" ] || [ -n "$extra" ]; then
+      wrong=$((wrong + 1))
+      # The first few in full (long values cut), then a count.
+      if [ "$wrong" -le 5 ]; then
+        served=${served//$'\n'/ | } expected=${expected//$'\n'/ | }
+        [ ${#served} -le 120 ] || served="${served:0:117}..."
+        [ ${#expected} -le 120 ] || expected="${expected:0:117}..."
+        fail dns "$name $type serves ${served:-nothing}; the stack publishes $expected"
+      fi
+    fi
+  done < <(awk '{ print $1, $2 }' "$DNS_EXPECTED" | sort -u)
+  if [ "$wrong" -gt 5 ]; then
+    fail dns "$((wrong - 5)) more record set(s) differ; compare with the dnsZones output (pulumi stack output dnsZones)"
+  fi
+  [ "$wrong" -ne 0 ] || ok dns "all $checked record sets served as the stack publishes them (asked $asked)"
+fi
+
+# --- result -----------------------------------------------------------------
+{
+  printf 'mailstack-health: %s at %s: ' "$(hostname -f 2>/dev/null || hostname)" "$(date -u +%FT%TZ)"
+  if [ ${#problems[@]} -eq 0 ]; then echo "healthy"; else echo "${#problems[@]} problem(s)"; fi
+} >"$state/last-$state_name.txt.new"
+printf '%s\n' "${report[@]}" >>"$state/last-$state_name.txt.new"
+mv -f "$state/last-$state_name.txt.new" "$state/last-$state_name.txt"
+cat >"$state/metrics-$state_name.prom.new" <<METRICS
+# HELP mailstack_health_problems Problems the last mailstack-health run found.
+# TYPE mailstack_health_problems gauge
+mailstack_health_problems ${#problems[@]}
+# HELP mailstack_health_last_run_timestamp_seconds When mailstack-health last ran.
+# TYPE mailstack_health_last_run_timestamp_seconds gauge
+mailstack_health_last_run_timestamp_seconds $(date +%s)
+METRICS
+mv -f "$state/metrics-$state_name.prom.new" "$state/metrics-$state_name.prom"
+
+if [ "$quiet" = 0 ]; then
+  cat "$state/last-$state_name.txt"
+else
+  head -n1 "$state/last-$state_name.txt"
+  [ ${#problems[@]} -eq 0 ] || printf '  - %s\n' "${problems[@]}"
+fi
+if [ ${#problems[@]} -gt 0 ]; then
+  [ "$quiet" = 1 ] || { echo "problems:"; printf '  - %s\n' "${problems[@]}"; }
+  exit 1
+fi
+exit 0
