@@ -67,6 +67,10 @@ npx biome check .
 npx tsc --noEmit
 find scripts bench files .ci -name '*.sh' -print0 | xargs -0 shellcheck -x
 shellcheck -x .ci/run
+# The GitHub Actions workflows, with actionlint built from its Go module
+# (toolchain.sh lint); with shellcheck on PATH it checks their run: steps too.
+eval "$(bash scripts/toolchain.sh lint)"
+actionlint .github/workflows/*.yml
 
 phase "go: our language host and command provider"
 for m in scripts/toolchain/language-host scripts/toolchain/command-provider; do

@@ -25,13 +25,19 @@
 # module: pebble, the ACME server the sandbox runs (scripts/sandbox.sh), and
 # minio and mc, the S3 server and its client, for the storage policy's
 # contract test (test/minio-policy.test.ts).
+#
+#   eval "$(bash scripts/toolchain.sh lint)"
+#
+# builds the linters that are not Debian packages, into the same directory:
+# actionlint, which checks the GitHub Actions workflows (.github/workflows)
+# and, with shellcheck on PATH, the scripts in their run: steps.
 # shellcheck disable=SC2016
 set -euo pipefail
 
 mode=${1:-pulumi}
 case $mode in
-  pulumi | servers) ;;
-  *) printf 'toolchain: usage: toolchain.sh [servers]\n' >&2; exit 2 ;;
+  pulumi | servers | lint) ;;
+  *) printf 'toolchain: usage: toolchain.sh [servers|lint]\n' >&2; exit 2 ;;
 esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${MAILSTACK_CACHE:-$HOME/.cache/mailstack}/toolchain
@@ -78,6 +84,8 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 PEBBLE_VERSION=v2.10.1
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
+# The workflow linter, at a release tag.
+ACTIONLINT_VERSION=v1.7.12
 
 # --- an installed Pulumi needs nothing from us ------------------------------
 
@@ -239,6 +247,8 @@ if [ "$mode" = pulumi ]; then
   build_pulumi
   build_local pulumi-language-nodejs language-host version "$pulumi_version"
   build_local pulumi-resource-command command-provider providerVersion "$command_version"
+elif [ "$mode" = lint ]; then
+  build_module actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
 else
   # The sandbox's ACME server: certbot on the test host gets its certificates
   # from it, as a real host does from Let's Encrypt.
