@@ -18,8 +18,10 @@ import {
   dnsRecords,
   zoneFragment,
 } from "../components/dns-records";
+import { renderFirewallRules } from "../components/host";
 import { renderPayload } from "../components/push";
 import { ROOT } from "../components/template";
+import { evaluate, RULES } from "../policy/rules";
 import { parseArgs } from "../scripts/audit/cli";
 import {
   AUDIT_SECTIONS,
@@ -31,8 +33,9 @@ import {
 import {
   type Json,
   parseAccountsSql,
-  parsePayloadFiles,
   parseZoneFragment,
+  policyResources,
+  readExport,
   SECRET_SIG,
 } from "../scripts/audit/state";
 
@@ -173,15 +176,6 @@ describe("the state readers invert the stack's renderers", () => {
     expect(() =>
       parseAccountsSql("CREATE TEMP TABLE want_users (x) ;\nINSERT INTO want_users VALUES\n  (oops);"),
     ).toThrow("unreadable want_users row");
-  });
-
-  it("reads each file back from a push payload", () => {
-    const files = [
-      { path: "/etc/a.conf", content: "one\n\ntwo\n" },
-      { path: "/etc/b.conf", content: "file /etc/fake 0 0 0644 1\n", mode: "0600" },
-    ];
-    const payload = renderPayload("demo", { check: ["true"] }, files);
-    expect([...parsePayloadFiles(payload)]).toEqual(files.map((f) => [f.path, f.content]));
   });
 
   it("reads every record back from a zone fragment, long DKIM values joined", () => {
@@ -364,6 +358,30 @@ describe("the audit report of the sandbox fixture", () => {
     ]);
     expect(markdown).toContain("| secrets-encrypted | mandatory | pass | secret inputs are encrypted |");
     expect(markdown).toContain("- tlsa-published: mail-dns: no TLSA record for mail.example.test");
+  });
+
+  it("runs the policy pack's rules over the export, encrypted values hidden from them", () => {
+    const doc = load("export.json");
+    const ports = [22, 25, 80, 443, 465, 587, 993, 995, 8080].map((port) => ({
+      port,
+      service: port === 22 ? "ssh" : `svc${port}`,
+    }));
+    named(doc, "mail-host-firewall-apply").inputs.stdin = renderPayload("mail-host-firewall", {}, [
+      { path: "/etc/mailstack/firewall.rules", content: renderFirewallRules(ports) },
+    ]);
+    const resources = policyResources(readExport(doc));
+    expect(resources.find((r) => r.name === "mail-host-facts")?.props.connection).toBe("[secret]");
+    const findings = evaluate(resources, "sandbox");
+    expect(findings.map((f) => [f.rule, f.urn.split("::").pop()])).toEqual([
+      ["firewall-mail-ports-only", "mail-host-firewall-apply"],
+    ]);
+    const r = buildAudit(input({ export: doc, policy: { rules: RULES, findings } }));
+    expect(r.summary.policy).toEqual({
+      rules: RULES.length,
+      passed: RULES.length - 1,
+      mandatoryViolations: 1,
+    });
+    expect(r.summary.warnings).toContain("policy firewall-mail-ports-only (mandatory): 1 finding(s)");
   });
 
   it("lists component versions: mailstack, Pulumi, plugins, host packages, npm pins", () => {

@@ -7,7 +7,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ROOT } from "../../components/template";
-import { type PolicyResults, renderAudit, summaryRows } from "./report";
+import { evaluate, RULES } from "../../policy/rules";
+import { renderAudit, summaryRows } from "./report";
+import { policyResources, readExport } from "./state";
 
 const USAGE = `usage: npm run audit -- --stack NAME [--out DIR] [--format md|json] [--export FILE [--outputs FILE]]
   --stack NAME     the stack to audit (required)
@@ -93,11 +95,6 @@ function exportedOutputs(doc: unknown): unknown {
   return resources?.find((r) => r.type === "pulumi:pulumi:Stack")?.outputs ?? {};
 }
 
-/** The policy rules' results over the export. */
-function policyResults(_doc: unknown, _stack: string): PolicyResults {
-  return { rules: [], findings: [] };
-}
-
 export function main(args: readonly string[]): number {
   // npm run changes to the package's folder; INIT_CWD is where the operator typed the command.
   const opts = parseArgs(args, process.env.INIT_CWD ?? process.cwd());
@@ -116,7 +113,7 @@ export function main(args: readonly string[]): number {
     stack: opts.stack,
     export: doc,
     outputs,
-    policy: policyResults(doc, opts.stack),
+    policy: { rules: RULES, findings: evaluate(policyResources(readExport(doc)), opts.stack) },
     now: new Date(),
     pins: pkg.dependencies ?? {},
   });

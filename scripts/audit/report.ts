@@ -8,6 +8,7 @@
 import * as crypto from "node:crypto";
 import { BACKUP_CONF } from "../../components/backup";
 import { parseVersions } from "../../components/host";
+import { type PolicyFinding, type PolicyRule, parsePush } from "../../policy/rules";
 import {
   type AccountRows,
   byType,
@@ -17,7 +18,6 @@ import {
   isSecret,
   type Json,
   parseAccountsSql,
-  parsePayloadFiles,
   parseZoneFragment,
   readExport,
   SECRET,
@@ -57,21 +57,10 @@ const LEAK_MARKS = [
   "$argon2",
 ] as const;
 
-export type Enforcement = "mandatory" | "advisory";
-
-/** What the policy pack's evaluate() found, with its rules (policy/rules.ts). */
+/** The rules of the policy pack and what its evaluate() found over the export (policy/rules.ts). */
 export interface PolicyResults {
-  readonly rules: readonly {
-    readonly name: string;
-    readonly description: string;
-    readonly enforcementLevel: Enforcement;
-  }[];
-  readonly findings: readonly {
-    readonly rule: string;
-    readonly enforcementLevel: Enforcement;
-    readonly urn: string;
-    readonly message: string;
-  }[];
+  readonly rules: readonly Pick<PolicyRule, "name" | "description" | "enforcementLevel">[];
+  readonly findings: readonly PolicyFinding[];
 }
 
 export interface AuditInput {
@@ -384,7 +373,7 @@ function backupOf(state: StackState, out: Outputs): BackupAudit | { readonly sto
     `${component?.name}-config-apply`,
   );
   const payload = text(config?.inputs.stdin);
-  const conf = payload && payload !== SECRET ? (parsePayloadFiles(payload).get(BACKUP_CONF) ?? "") : "";
+  const conf = (payload && parsePush(payload)?.files.get(BACKUP_CONF)) ?? "";
   const maxAge = /^MAX_AGE=(\d+)$/m.exec(conf)?.[1];
   const dump = /^DATABASE="(.*)"$/m.exec(conf)?.[1];
   return {
@@ -534,6 +523,8 @@ function policyOf(policy: PolicyResults) {
     return { ...r, passed: findings.length === 0, findings };
   });
   return {
+    source:
+      "policy/rules.ts over the export's inputs, each encrypted value as [secret]: what only an encrypted value holds (a secret push's files) is checked by the policy pack at preview, where the values are known",
     rules,
     mandatoryViolations: policy.findings.filter((f) => f.enforcementLevel === "mandatory").length,
     advisoryFindings: policy.findings.filter((f) => f.enforcementLevel === "advisory").length,
@@ -839,7 +830,7 @@ export function renderMarkdown(r: AuditReport): string {
     "",
     `## ${heading.policy}`,
     "",
-    `${r.policy.mandatoryViolations} mandatory violations, ${r.policy.advisoryFindings} advisory findings.`,
+    `${r.policy.mandatoryViolations} mandatory violations, ${r.policy.advisoryFindings} advisory findings. From ${r.policy.source}.`,
     "",
     ...table(
       ["Rule", "Level", "Result", "Description"],

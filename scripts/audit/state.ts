@@ -1,9 +1,11 @@
 // Reading a `pulumi stack export` for the audit report: the resources, and the
 // readers of the few non-secret texts the report takes from them (the
-// accounts sync's SQL, a push's file, the zone fragments). Each reader is the
-// inverse of the stack's own renderer (components/accounts-sql.ts,
-// components/push.ts, components/dns-records.ts), tested by a round trip.
+// accounts sync's SQL, the zone fragments; push payloads are read by
+// policy/rules.ts' parsePush). Each reader is the inverse of the stack's own
+// renderer (components/accounts-sql.ts, components/dns-records.ts), tested by
+// a round trip.
 // Nothing here prints; the report (report.ts) picks the fields it shows.
+import { type PolicyResource, txtText } from "../../policy/rules";
 
 /** The key Pulumi marks an encrypted value with, in state and in exports. */
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -213,20 +215,6 @@ export function parseAccountsSql(sql: string): AccountRows | undefined {
   };
 }
 
-/** Each file's path and text in a push runner's stdin (renderPayload). Pure. */
-export function parsePayloadFiles(payload: string): Map<string, string> {
-  const lines = payload.split("\n");
-  const files = new Map<string, string>();
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^file (\S+) \S+ \S+ \d+ (\d+)$/.exec(lines[i] ?? "");
-    if (!m?.[1]) continue;
-    const n = Number(m[2]);
-    files.set(m[1], `${lines.slice(i + 1, i + 1 + n).join("\n")}\n`);
-    i += n;
-  }
-  return files;
-}
-
 export interface ZoneRecord {
   /** Owner name without the trailing dot. */
   readonly name: string;
@@ -248,17 +236,24 @@ export function parseZoneFragment(zone: string): ZoneRecord[] {
     // The reason never holds " ; "; a TXT value might.
     const cut = m[4].lastIndexOf(" ; ");
     const rdata = cut < 0 ? m[4] : m[4].slice(0, cut);
-    const strings = [...rdata.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((s) =>
-      (s[1] ?? "").replace(/\\(.)/g, "$1"),
-    );
     out.push({
       name: m[1],
       ttl: Number(m[2]),
       type: m[3],
       rdata,
-      value: m[3] === "TXT" ? strings.join("") : rdata,
+      value: m[3] === "TXT" ? txtText(rdata) : rdata,
       why: cut < 0 ? "" : m[4].slice(cut + 3),
     });
   }
   return out;
+}
+
+/** The export's resources as the policy rules take them: inputs as props, each encrypted value "[secret]". */
+export function policyResources(state: StackState): PolicyResource[] {
+  return state.resources.map((r) => ({
+    urn: r.urn,
+    type: r.type,
+    name: r.name,
+    props: Object.fromEntries(Object.entries(r.inputs).map(([k, v]) => [k, redactSecrets(v)])),
+  }));
 }
