@@ -12,7 +12,14 @@ const root = path.resolve(__dirname, "..");
 /** Lets require() load .ts files of this repo (idempotent). */
 function register() {
   if (require.extensions[".ts"]) return;
-  const ts = require(path.join(root, "node_modules", "typescript"));
+  let ts;
+  try {
+    ts = require(path.join(root, "node_modules", "typescript"));
+  } catch {
+    throw new Error(
+      `no TypeScript compiler in ${root}/node_modules: run npm ci there (with dev dependencies)`,
+    );
+  }
   require.extensions[".ts"] = (module, filename) => {
     const js = ts.transpileModule(fs.readFileSync(filename, "utf8"), {
       compilerOptions: {
@@ -35,9 +42,11 @@ if (require.main === module) {
     process.stderr.write("usage: node scripts/run-ts.js FILE.ts [ARGS...]\n");
     process.exit(2);
   }
-  register();
   Promise.resolve()
-    .then(() => require(path.resolve(file)).main(args))
+    .then(() => {
+      register();
+      return require(path.resolve(file)).main(args);
+    })
     .then(
       (code) => {
         process.exitCode = code;
