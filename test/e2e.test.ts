@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPayload, shellQuote } from "../components/push";
 import { ROOT } from "../components/template";
 import { startTunnel } from "../components/tunnel";
+import { registerAuditTests } from "./audit-contract";
 import { BACKUP_LOG_ALLOWED, registerBackupTests } from "./backup-contract";
 import { registerDkimTests } from "./dkim-contract";
 import { registerDnsTests } from "./dns-contract";
@@ -57,6 +58,30 @@ function ssh(cmd: string, input?: string) {
     { encoding: "utf8", input, timeout: 60_000 },
   );
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/**
+ * Every line of every secret the sandbox stack holds, as the deploying machine
+ * and the host have them: what must never appear in plain text anywhere.
+ */
+function collectSecretLines(): string[] {
+  return [
+    ...fs
+      .readFileSync(key, "utf8")
+      .split("\n")
+      .filter((l) => l.length > 20 && !l.startsWith("-----")),
+    // The LDAP bind password, which the stack pushes in a secret file of its own.
+    fs.readFileSync(sb.SANDBOX_LDAP_BIND_PW_FILE ?? "", "utf8").trim(),
+    // The backup repository's password and the bucket's secret key.
+    ...ssh("sed -n 's/^\\(RESTIC_PASSWORD\\|AWS_SECRET_ACCESS_KEY\\)=//p' /etc/mailstack/backup.env")
+      .out.split("\n")
+      .map((l) => l.replace(/^'|'$/g, ""))
+      .filter((l) => l.length > 0),
+    // The DKIM private keys, as the stack wrote them to the host.
+    ...ssh("cat /var/lib/rspamd/dkim/*.key")
+      .out.split("\n")
+      .filter((l) => l.length > 20 && !l.startsWith("-----")),
+  ];
 }
 
 let stack: Stack;
@@ -332,24 +357,11 @@ describe("sandbox deployment through the real engine", () => {
     expect(ssh("ufw status").out).toMatch(/^22\/tcp\s+ALLOW/m);
   });
 
+  // The audit report renders from the stack's state and outputs, and holds no secret (test/audit-contract.ts).
+  registerAuditTests({ stack: () => STACK, secrets: collectSecretLines });
+
   it("no secret reaches the engine's output or the state export in plain text", () => {
-    const secretLines = [
-      ...fs
-        .readFileSync(key, "utf8")
-        .split("\n")
-        .filter((l) => l.length > 20 && !l.startsWith("-----")),
-      // The LDAP bind password, which the stack pushes in a secret file of its own.
-      fs.readFileSync(sb.SANDBOX_LDAP_BIND_PW_FILE ?? "", "utf8").trim(),
-      // The backup repository's password and the bucket's secret key.
-      ...ssh("sed -n 's/^\\(RESTIC_PASSWORD\\|AWS_SECRET_ACCESS_KEY\\)=//p' /etc/mailstack/backup.env")
-        .out.split("\n")
-        .map((l) => l.replace(/^'|'$/g, ""))
-        .filter((l) => l.length > 0),
-      // The DKIM private keys, as the stack wrote them to the host.
-      ...ssh("cat /var/lib/rspamd/dkim/*.key")
-        .out.split("\n")
-        .filter((l) => l.length > 20 && !l.startsWith("-----")),
-    ];
+    const secretLines = collectSecretLines();
     expect(secretLines.length).toBeGreaterThan(0);
     // What an auditor runs; the Automation API's exportStack() would decrypt.
     const exported = spawnSync("pulumi", ["stack", "export", "--stack", STACK, "--cwd", ROOT], {
