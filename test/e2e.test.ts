@@ -17,6 +17,7 @@ import { BACKUP_LOG_ALLOWED, registerBackupTests } from "./backup-contract";
 import { registerDkimTests } from "./dkim-contract";
 import { registerDnsTests } from "./dns-contract";
 import { registerFail2banTests } from "./fail2ban-contract";
+import { FAULT_LOG_ALLOWED, registerFaultTests } from "./fault-contract";
 import { registerFilterTests } from "./filter-contract";
 import { registerHealthTests } from "./health-contract";
 import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
@@ -376,6 +377,18 @@ describe("sandbox deployment through the real engine", () => {
       "lines of the deploy key, the LDAP bind password or a DKIM key found in plain text",
     ).toBe(0);
   });
+  // Broken configs, PostgreSQL down, a deployment under load and a power cut (test/fault-contract.ts).
+  registerFaultTests(ssh, sb.SANDBOX_HOST ?? "", {
+    up,
+    unchanged: async () => {
+      const p = await stack.preview({ onOutput: (s) => logs.push(s) });
+      return Object.keys(p.changeSummary).every((op) => op === "same");
+    },
+    setConfig: async (key, value) => {
+      if (value === undefined) await stack.removeConfig(key);
+      else await stack.setConfig(key, { value });
+    },
+  });
   // mailstack-health, healthy and broken, against an NSD serving the zones (test/health-contract.ts).
   registerHealthTests(ssh, sb.SANDBOX_HOST ?? "", {
     bridgeAddress: sb.SANDBOX_DNS ?? "10.213.0.1",
@@ -398,5 +411,6 @@ describe("sandbox deployment through the real engine", () => {
     ...LDAP_LOG_ALLOWED,
     ...LOOKUP_LOG_ALLOWED,
     ...BACKUP_LOG_ALLOWED,
+    ...FAULT_LOG_ALLOWED,
   ]);
 });
