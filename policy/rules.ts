@@ -104,7 +104,7 @@ function pushOf(r: PolicyResource): PushPayload | undefined {
   return stdin === undefined ? undefined : parsePush(stdin);
 }
 
-/** Every command string of a Command: create, update, delete and the environment's values. */
+/** Every command string of a Command: create, update, delete and the environment (as NAME=value). */
 function commandStrings(r: PolicyResource): { readonly where: string; readonly value: string }[] {
   const out: { where: string; value: string }[] = [];
   for (const k of ["create", "update", "delete"]) {
@@ -114,7 +114,8 @@ function commandStrings(r: PolicyResource): { readonly where: string; readonly v
   const env = r.props.environment;
   if (typeof env === "object" && env !== null) {
     for (const [k, v] of Object.entries(env)) {
-      if (typeof v === "string") out.push({ where: `environment.${k}`, value: v });
+      // As the shell sees it: the variable's name says what its value is.
+      if (typeof v === "string") out.push({ where: `environment.${k}`, value: `${k}=${v}` });
     }
   }
   return out;

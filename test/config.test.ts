@@ -20,7 +20,7 @@ import {
   validateDkimPrivateKeys,
 } from "../config";
 import { settle } from "./mocks";
-import { stackFileSettings, standInValues } from "./stack-files";
+import { privateKeyPem, stackFileSettings, standInValues } from "./stack-files";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -36,16 +36,8 @@ const SECRETS = [
   ...STORAGE_SECRETS,
 ];
 
-/** Private keys made here, PEM: the DKIM keys config accepts, and some it must refuse. */
-function pem(type: "rsa" | "ed25519" | "ec", bits = 2048): string {
-  const key =
-    type === "rsa"
-      ? crypto.generateKeyPairSync("rsa", { modulusLength: bits }).privateKey
-      : type === "ec"
-        ? crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
-        : crypto.generateKeyPairSync("ed25519").privateKey;
-  return key.export({ type: "pkcs8", format: "pem" }).toString();
-}
+// Private keys made here, PEM: the DKIM keys accepted, and some to refuse.
+const pem = privateKeyPem;
 const RSA = pem("rsa");
 const ED25519 = pem("ed25519");
 

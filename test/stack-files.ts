@@ -2,6 +2,7 @@
 // for tests, which decrypt nothing: each encrypted leaf becomes a stand-in that
 // passes validation, and the secrets an operator sets with --secret (absent
 // from the file) get stand-ins too.
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as jsyaml from "js-yaml";
@@ -53,4 +54,15 @@ export function standInValues(settings: Record<string, unknown>, s: StandIns): R
   if (storage !== "none") keys.push("backupPassword");
   for (const k of keys) values[k] ??= "stand-in-key-of-16-chars";
   return values;
+}
+
+/** A private key made here, PKCS#8 PEM: stand-ins for imported keys, good and bad. */
+export function privateKeyPem(type: "rsa" | "ed25519" | "ec", bits = 2048): string {
+  const key =
+    type === "rsa"
+      ? crypto.generateKeyPairSync("rsa", { modulusLength: bits }).privateKey
+      : type === "ec"
+        ? crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
+        : crypto.generateKeyPairSync("ed25519").privateKey;
+  return key.export({ type: "pkcs8", format: "pem" }).toString();
 }
