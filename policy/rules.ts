@@ -66,7 +66,7 @@ function text(v: unknown): string | undefined {
 }
 
 /** One push's payload (components/push.ts renderPayload), parsed; undefined when stdin is not one. */
-interface PushPayload {
+export interface PushPayload {
   readonly name: string;
   readonly commands: readonly string[];
   /** Path -> file text (each line followed by a newline). */
@@ -74,7 +74,7 @@ interface PushPayload {
 }
 
 /** Parses a push payload. Pure; undefined for any other text. */
-function parsePush(stdin: string): PushPayload | undefined {
+export function parsePush(stdin: string): PushPayload | undefined {
   const lines = stdin.split("\n");
   const head = /^push (\S+)$/.exec(lines[0] ?? "");
   if (!head?.[1]) return undefined;
@@ -355,7 +355,7 @@ function checkProxied(r: PolicyResource): string[] {
 }
 
 /** The text of a TXT value, quoted character-strings joined as DNS does. Pure. */
-function txtText(value: string): string {
+export function txtText(value: string): string {
   const quoted = [...value.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] ?? "").replace(/\\(.)/g, "$1"));
   return quoted.length > 0 ? quoted.join("") : value;
 }
