@@ -66,6 +66,13 @@ export function cloudflareRecordArgs(
   }
 }
 
+/** Each DMARC record's name and value, e.g. {"_dmarc.tlabs.team": "v=DMARC1; p=quarantine; ..."}. Pure. */
+export function dmarcRecords(records: readonly DnsRecord[]): Record<string, string> {
+  return Object.fromEntries(
+    records.filter((r) => r.type === "TXT" && r.name.startsWith("_dmarc.")).map((r) => [r.name, r.value]),
+  );
+}
+
 /** A Pulumi name for a record that stays the same however config is ordered. Pure. */
 export function recordResourceName(prefix: string, r: Pick<DnsRecord, "type" | "name">): string {
   return `${prefix}-${r.type.toLowerCase()}-${r.name}`;
@@ -83,8 +90,6 @@ export class MailDns extends pulumi.ComponentResource {
   };
 
   constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailstack:dns:MailDns", name, {}, opts);
-    const ttl = args.ttl ?? DEFAULT_DNS_TTL;
     // Everything but the DKIM values is plain data; validated here, at preview.
     // The DKIM values and the TLSA key hash come from the host or from keys,
     // as Outputs: validated here with stand-ins, then swapped in.
@@ -94,6 +99,11 @@ export class MailDns extends pulumi.ComponentResource {
       dkim: args.dkim.map((d) => ({ name: d.name, value: "v=DKIM1; p=" })),
       ...(tlsaSpki !== undefined ? { tlsaSpki: "0".repeat(64) } : {}),
     });
+    // The DMARC records are the component's inputs: whatever the provider
+    // (a zone fragment has no resource of its own), the policy pack reads
+    // the published policy here (policy/rules.ts, dmarc-enforced-in-prod).
+    super("mailstack:dns:MailDns", name, { dmarc: dmarcRecords(plain) }, opts);
+    const ttl = args.ttl ?? DEFAULT_DNS_TTL;
     const dkimNames = new Set(args.dkim.map((d) => d.name));
     const all: (Omit<DnsRecord, "value"> & { readonly value: pulumi.Input<string> })[] = plain.map((r) => {
       if (r.type === "TLSA") return { ...r, value: pulumi.interpolate`3 1 1 ${tlsaSpki ?? ""}` };

@@ -1,5 +1,5 @@
 // The policy pack's rules as pure functions of one resource's properties, the
-// way the analyzer sees them (inputs, secrets unwrapped). policy/index.ts
+// way the analyzer sees them (inputs, secrets unwrapped). policy/pack.ts
 // wraps them for CrossGuard; tests and audits call evaluate() directly. Nothing
 // here imports Pulumi, and nothing here trusts the stack's own code: the mail
 // port list, the TLS settings and the key sizes are the mission's, restated.
@@ -33,7 +33,7 @@ export interface PolicyFinding {
 }
 
 /** The mission's open ports besides SSH (MISSION.md, Firewall). */
-export const MAIL_PORTS: Readonly<Record<number, string>> = {
+const MISSION_PORTS: Readonly<Record<number, string>> = {
   25: "smtp",
   80: "http",
   443: "https",
@@ -45,13 +45,13 @@ export const MAIL_PORTS: Readonly<Record<number, string>> = {
 /** The ports whose clients speak TLS from the first byte. */
 const IMPLICIT_TLS_PORTS = [465, 993, 995];
 /** The stack whose DMARC must enforce. */
-export const PROD_STACK = "prod";
+const PROD_STACK = "prod";
 
-export const FIREWALL_RULES_PATH = "/etc/mailstack/firewall.rules";
-export const DKIM_KEY_DIR = "/var/lib/rspamd/dkim";
+const FIREWALL_RULES_PATH = "/etc/mailstack/firewall.rules";
+const DKIM_KEY_DIR = "/var/lib/rspamd/dkim";
 const COMMAND_TYPES = ["command:remote:Command", "command:local:Command"];
 const DNS_RECORD_TYPES = ["cloudflare:index/dnsRecord:DnsRecord", "cloudflare:index/record:Record"];
-export const DNS_COMPONENT_TYPE = "mailstack:dns:MailDns";
+const DNS_COMPONENT_TYPE = "mailstack:dns:MailDns";
 const TLS_KEY_TYPE = "tls:index/privateKey:PrivateKey";
 const DKIM_COMPONENT_TYPE = "mailstack:dkim:DkimKeys";
 
@@ -104,7 +104,7 @@ function pushOf(r: PolicyResource): PushPayload | undefined {
   return stdin === undefined ? undefined : parsePush(stdin);
 }
 
-/** Every command string of a Command: create, update, delete and the environment's values. */
+/** Every command string of a Command: create, update, delete and the environment (as NAME=value). */
 function commandStrings(r: PolicyResource): { readonly where: string; readonly value: string }[] {
   const out: { where: string; value: string }[] = [];
   for (const k of ["create", "update", "delete"]) {
@@ -114,7 +114,8 @@ function commandStrings(r: PolicyResource): { readonly where: string; readonly v
   const env = r.props.environment;
   if (typeof env === "object" && env !== null) {
     for (const [k, v] of Object.entries(env)) {
-      if (typeof v === "string") out.push({ where: `environment.${k}`, value: v });
+      // As the shell sees it: the variable's name says what its value is.
+      if (typeof v === "string") out.push({ where: `environment.${k}`, value: `${k}=${v}` });
     }
   }
   return out;
@@ -152,19 +153,19 @@ function checkFirewall(r: PolicyResource): string[] {
   const problems: string[] = [];
   const extra: { port: number; label: string }[] = [];
   for (const raw of rules.split("\n")) {
-    const [rule = "", ...comment] = raw.split("#");
-    const r1 = rule.trim();
-    if (r1 === "") continue;
+    const [body = "", ...comment] = raw.split("#");
+    const entry = body.trim();
+    if (entry === "") continue;
     const label = comment.join("#").trim();
-    const m = /^allow (\d{1,5})\/tcp$/.exec(r1);
+    const m = /^allow (\d{1,5})\/tcp$/.exec(entry);
     if (!m) {
       problems.push(
-        `firewall rule "${r1}" in ${FIREWALL_RULES_PATH} is not "allow PORT/tcp", so what it opens cannot be checked. Fix: open only the mail ports and mailstack:sshPort`,
+        `firewall rule "${entry}" in ${FIREWALL_RULES_PATH} is not "allow PORT/tcp", so what it opens cannot be checked. Fix: open only the mail ports and mailstack:sshPort`,
       );
       continue;
     }
     const port = Number(m[1]);
-    if (MAIL_PORTS[port] === undefined) extra.push({ port, label });
+    if (MISSION_PORTS[port] === undefined) extra.push({ port, label });
   }
   const ssh = extra.filter((e) => e.label === "ssh");
   if (ssh.length > 1) {
@@ -174,7 +175,7 @@ function checkFirewall(r: PolicyResource): string[] {
   }
   for (const e of extra.filter((x) => x.label !== "ssh")) {
     problems.push(
-      `the firewall opens ${e.port}/tcp${e.label ? ` (${e.label})` : ""}, which is neither a mail port (${Object.keys(MAIL_PORTS).join(", ")}) nor SSH. Fix: only mailstack:sshPort adds a port to the mail set; remove ${e.port} from the stack's port list (openPorts, components/mailstack.ts)`,
+      `the firewall opens ${e.port}/tcp${e.label ? ` (${e.label})` : ""}, which is neither a mail port (${Object.keys(MISSION_PORTS).join(", ")}) nor SSH. Fix: only mailstack:sshPort adds a port to the mail set; remove ${e.port} from the stack's port list (openPorts, components/mailstack.ts)`,
     );
   }
   return problems;
@@ -191,7 +192,7 @@ interface DovecotSetting {
 }
 
 /** The settings of a Dovecot config file with their sections. Pure. */
-export function dovecotSettings(file: string, content: string): DovecotSetting[] {
+function dovecotSettings(file: string, content: string): DovecotSetting[] {
   const out: DovecotSetting[] = [];
   const sections: string[] = [];
   for (const raw of content.split("\n")) {
@@ -322,7 +323,7 @@ function checkPostfixTls(push: PushPayload): string[] {
   const main = push.files.get("/etc/postfix/main.cf");
   if (main !== undefined) {
     const value = (k: string) =>
-      new RegExp(`^${k}\\s*=\\s*(\\S+)`, "m").exec(main.replace(/^#.*$/gm, ""))?.[1] ?? undefined;
+      new RegExp(`^${k}\\s*=\\s*(\\S+)`, "m").exec(main.replace(/^#.*$/gm, ""))?.[1];
     if (value("smtpd_sasl_auth_enable") === "yes" && value("smtpd_tls_auth_only") !== "yes") {
       problems.push(
         `Postfix offers AUTH on port 25 without smtpd_tls_auth_only = yes (main.cf): passwords in clear. Fix: files/postfix/main.cf`,
@@ -394,7 +395,7 @@ function checkDmarc(r: PolicyResource, stack: string): string[] {
 // --- DKIM keys --------------------------------------------------------------
 
 /** Why a DKIM private key is too weak, or undefined when it is RSA >= 2048 bits or Ed25519. Pure. */
-export function weakDkimKey(pem: string): string | undefined {
+function weakDkimKey(pem: string): string | undefined {
   let key: crypto.KeyObject;
   try {
     key = crypto.createPrivateKey(pem);
@@ -453,7 +454,7 @@ interface SecretPattern {
 // A value that is a reference ($VAR, "$(...)") or a file is not the secret itself.
 const LITERAL = String.raw`(?!["']?\$)(?!["']?/)["']?[^\s"';&|)]{4,}`;
 
-export const SECRET_PATTERNS: readonly SecretPattern[] = [
+const SECRET_PATTERNS: readonly SecretPattern[] = [
   {
     what: "a PEM private key",
     re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/,
@@ -498,7 +499,7 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
 ];
 
 /** The secret material a command string holds, by kind. Pure. */
-export function secretMaterial(s: string): SecretPattern[] {
+function secretMaterial(s: string): SecretPattern[] {
   return SECRET_PATTERNS.filter((p) => p.re.test(s));
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: toolchain, sandbox host, then `pulumi up --stack sandbox`, and
 # a short summary. Run it as root on a fresh machine with `npm run sandbox`.
-# Right after it, `pulumi preview --stack sandbox --expect-no-changes` passes
+# Right after it, `pulumi preview --stack sandbox --expect-no-changes --policy-pack policy` passes
 # (in a shell that has run `source scripts/pulumi-env.sh`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,7 +22,8 @@ sandbox_s=$(($(t) - step))
 pulumi stack select sandbox 2>/dev/null || pulumi stack init sandbox --secrets-provider passphrase
 
 step=$(t)
-pulumi up --stack sandbox --yes --skip-preview --suppress-progress
+# The policy pack (policy/) checks every resource; a mandatory violation stops the up.
+pulumi up --stack sandbox --yes --skip-preview --suppress-progress --policy-pack policy
 up_s=$(($(t) - step))
 
 echo
@@ -34,4 +35,4 @@ pulumi stack output --stack sandbox --json | node -e '
   console.log(`   ports     ${o.openPorts.map((p) => p.port).join(" ")}`);
   console.log(`   domains   ${o.domains.join(" ")}`);
   console.log(`   packages  ${Object.entries(o.versions).map(([k, v]) => k + " " + v).join(", ")}`);'
-echo "   next      source scripts/pulumi-env.sh && pulumi preview --stack sandbox --expect-no-changes"
+echo "   next      source scripts/pulumi-env.sh && pulumi preview --stack sandbox --expect-no-changes --policy-pack policy"

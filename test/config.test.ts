@@ -20,6 +20,7 @@ import {
   validateDkimPrivateKeys,
 } from "../config";
 import { settle } from "./mocks";
+import { privateKeyPem, stackFileSettings, standInValues } from "./stack-files";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -35,16 +36,8 @@ const SECRETS = [
   ...STORAGE_SECRETS,
 ];
 
-/** Private keys made here, PEM: the DKIM keys config accepts, and some it must refuse. */
-function pem(type: "rsa" | "ed25519" | "ec", bits = 2048): string {
-  const key =
-    type === "rsa"
-      ? crypto.generateKeyPairSync("rsa", { modulusLength: bits }).privateKey
-      : type === "ec"
-        ? crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
-        : crypto.generateKeyPairSync("ed25519").privateKey;
-  return key.export({ type: "pkcs8", format: "pem" }).toString();
-}
+// Private keys made here, PEM: the DKIM keys accepted, and some to refuse.
+const pem = privateKeyPem;
 const RSA = pem("rsa");
 const ED25519 = pem("ed25519");
 
@@ -744,46 +737,21 @@ describe("Pulumi.yaml", () => {
 
   it("stack files hold only valid, known settings and no plaintext secret", async () => {
     for (const file of ["Pulumi.prod.yaml", "Pulumi.sandbox.yaml"]) {
-      const stack = jsyaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
-      const values: Record<string, string> = {};
-      // Every leaf of a secret value must be encrypted; tests decrypt nothing, so
-      // each encrypted leaf becomes a stand-in that passes validation.
-      const standIn = (v: unknown, leaf: string): unknown => {
-        if (typeof v !== "object" || v === null) return v;
-        if ("secure" in v) return leaf;
-        if (Array.isArray(v)) return v.map((x) => standIn(x, leaf));
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, standIn(x, leaf)]));
-      };
+      const settings = stackFileSettings(file);
       const plainLeaves = (v: unknown): number =>
         typeof v !== "object" || v === null
           ? 1
           : "secure" in v
             ? 0
             : Object.values(v).reduce((n: number, x) => n + plainLeaves(x), 0);
-      for (const [k, v] of Object.entries(stack.config)) {
+      for (const [k, v] of Object.entries(settings)) {
         expect(k, file).toMatch(/^mailstack:/);
-        const short = k.slice("mailstack:".length);
-        const spec: KeySpec | undefined = CONFIG_KEYS[short as keyof typeof CONFIG_KEYS];
+        const spec: KeySpec | undefined =
+          CONFIG_KEYS[k.slice("mailstack:".length) as keyof typeof CONFIG_KEYS];
         if (spec?.secret) expect(plainLeaves(v), `${file} ${k} has plain-text leaves`).toBe(0);
-        const leaf =
-          short === "passwordHashes"
-            ? HASH
-            : short === "dkimPrivateKeys"
-              ? RSA
-              : short === "backupPassword"
-                ? "stand-in-of-16-characters-or-more"
-                : "stand-in";
-        const value = standIn(v, leaf);
-        values[short] = typeof value === "string" ? value : JSON.stringify(value);
       }
       // Stand-ins replace the secrets the operator sets with --secret.
-      if (values.sshPrivateKeyPath === undefined) values.sshPrivateKey = KEY;
-      if (values.dbMode !== "preprovisioned") values.dbAdminPassword = "stand-in";
-      const storage = values.storageMode ?? "minio";
-      const keys = storage === "minio" ? ["minioRootUser", "minioRootPassword"] : [];
-      if (storage === "external") keys.push("s3AccessKeyId", "s3SecretAccessKey");
-      if (storage !== "none") keys.push("backupPassword");
-      for (const k of keys) values[k] ??= "stand-in-key-of-16-chars";
+      const values = standInValues(settings, { sshKey: KEY, passwordHash: HASH, dkimKey: RSA });
       let cfg: StackConfig | undefined;
       expect(() => {
         cfg = parseConfig({ values, secretKeys: new Set(SECRETS) });

@@ -202,7 +202,12 @@ describe("sandbox deployment through the real engine", () => {
   it(
     "2. a second run changes nothing",
     async () => {
-      const preview = await stack.preview({ expectNoChanges: true, onOutput: (s) => logs.push(s) });
+      // With the policy pack (policy/): a mandatory violation fails the preview.
+      const preview = await stack.preview({
+        expectNoChanges: true,
+        policyPacks: [path.join(ROOT, "policy")],
+        onOutput: (s) => logs.push(s),
+      });
       expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
     },
     STEP,

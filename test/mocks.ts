@@ -14,7 +14,8 @@ export const resources = new Map<string, Recorded>();
 /** Child name -> parent name, seen through a transformation on the root component. */
 export const parents = new Map<string, string | undefined>();
 
-export function setup(stdout: (name: string) => string = () => ""): void {
+/** Sets the mocks; `stack` names the stack the program runs as (URNs, getStack()). */
+export function setup(stdout: (name: string) => string = () => "", stack = "test"): void {
   pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -36,7 +37,7 @@ export function setup(stdout: (name: string) => string = () => ""): void {
       call: () => ({}),
     },
     "mailstack",
-    "test",
+    stack,
     false,
   );
 }

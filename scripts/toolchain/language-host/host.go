@@ -76,7 +76,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if programDir == "" {
 		programDir = req.GetPwd()
 	}
-	runner, err := findRunner(programDir)
+	runner, err := findRunner(programDir, "run")
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
@@ -181,11 +181,13 @@ func nodeArgs(opts map[string]any) []string {
 	return nil
 }
 
-// findRunner looks for the runner the way Node would resolve @pulumi/pulumi:
-// in node_modules of the program directory or any parent (workspaces).
-func findRunner(programDir string) (string, error) {
+// findRunner looks for one of @pulumi/pulumi's runners (cmd/run for programs,
+// cmd/run-policy-pack for policy packs) the way Node would resolve the
+// package: in node_modules of the program directory or any parent (a policy
+// pack in a subdirectory uses the project's node_modules).
+func findRunner(programDir, name string) (string, error) {
 	for dir := programDir; ; dir = filepath.Dir(dir) {
-		runner := filepath.Join(dir, "node_modules", "@pulumi", "pulumi", "cmd", "run")
+		runner := filepath.Join(dir, "node_modules", "@pulumi", "pulumi", "cmd", name)
 		if _, err := os.Stat(filepath.Join(runner, "index.js")); err == nil {
 			return runner, nil
 		}

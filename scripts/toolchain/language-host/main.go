@@ -6,7 +6,9 @@
 // would have no way to run a TypeScript program. The real work (ts-node,
 // config, talking to the resource monitor) is done by the runner that ships in
 // the @pulumi/pulumi npm package; this host only has to start that runner the
-// way the engine expects and report how it ended.
+// way the engine expects and report how it ended. Policy packs (`pulumi
+// preview --policy-pack policy`) run the same way, through the package's
+// run-policy-pack (plugin.go).
 //
 // Process contract with the engine: flags (-v, --tracing URL, --logtostderr,
 // ...) may come first and are ignored; the engine's address is always the last
