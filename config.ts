@@ -636,7 +636,7 @@ export interface StackConfig {
   readonly dkim: readonly DkimDomainConfig[];
   /**
    * "domain/selector" -> PEM of each imported selector, a secret. The keys are
-   * checked (validateDkimPrivateKeys) when the secret resolves.
+   * checked (dkimPrivateKeyProblems) with the rest of the config.
    */
   readonly dkimPrivateKeys: pulumi.Output<Readonly<Record<string, string>>>;
   readonly filter: FilterConfig;
@@ -949,6 +949,9 @@ export function parseConfig(raw: RawConfig): StackConfig {
   const accounts = parseAccounts(get, domains, bad);
   const ldap = parseLdap(get, given, domains, bad);
   const dkim = parseDkim(get, domains, bad, plainSecrets.has("dkimPrivateKeys"));
+  // The keys' text is in the raw config already: checked with everything
+  // else, so a bad key stops the preview before anything is registered.
+  problems.push(...dkimPrivateKeyProblems(dkim.pems));
 
   const dnsProvider = str("dnsProvider", "zonefile", (v) =>
     v === "zonefile" || v === "cloudflare" ? undefined : "is not zonefile or cloudflare",
@@ -1084,14 +1087,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
     },
     ...(ldap ? { ldap } : {}),
     dkim: dkim.dkim,
-    dkimPrivateKeys: pulumi.secret(dkim.pems).apply((pems) => {
-      try {
-        return validateDkimPrivateKeys(pems);
-      } catch (err) {
-        // A RunError prints just the message, like index.ts's config errors.
-        throw err instanceof ConfigError ? new pulumi.RunError(err.message) : err;
-      }
-    }),
+    dkimPrivateKeys: pulumi.secret(dkim.pems),
     filter: {
       actions: spamActions,
       greylisting,
@@ -1872,7 +1868,7 @@ function parseDkimDomain(
 /**
  * The DKIM selectors of every active domain (mailstack:dkim, else the
  * default) and the imported keys' PEMs, checked against each other. The PEMs'
- * contents are checked later, by validateDkimPrivateKeys, when the secret resolves.
+ * contents are checked by dkimPrivateKeyProblems, with the rest of the config.
  */
 function parseDkim(
   get: (k: ConfigKey) => string | undefined,
@@ -1968,21 +1964,25 @@ export function dkimKeyProblem(pem: string): string | undefined {
 }
 
 /**
- * Checks the imported DKIM keys, once their secret has resolved, and returns
- * them unchanged. Throws a ConfigError naming each bad
+ * What is wrong with each imported DKIM key, naming its
  * mailstack:dkimPrivateKeys["domain/selector"], never its text. Pure.
  */
+export function dkimPrivateKeyProblems(pems: Readonly<Record<string, string>>): string[] {
+  return Object.entries(pems).flatMap(([id, pem]) => {
+    const why = dkimKeyProblem(pem);
+    return why === undefined
+      ? []
+      : [
+          `${key("dkimPrivateKeys")}["${id}"] ${why}. Fix: pulumi config set --secret --path 'dkimPrivateKeys["${id}"]' < ${id.replace("/", ".")}.pem, with a key such as openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 makes`,
+        ];
+  });
+}
+
+/** The imported DKIM keys, unchanged; throws a ConfigError naming each bad one. Pure. */
 export function validateDkimPrivateKeys(
   pems: Readonly<Record<string, string>>,
 ): Readonly<Record<string, string>> {
-  const problems: string[] = [];
-  for (const [id, pem] of Object.entries(pems)) {
-    const why = dkimKeyProblem(pem);
-    if (why === undefined) continue;
-    problems.push(
-      `${key("dkimPrivateKeys")}["${id}"] ${why}. Fix: pulumi config set --secret --path 'dkimPrivateKeys["${id}"]' < ${id.replace("/", ".")}.pem, with a key such as openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 makes`,
-    );
-  }
+  const problems = dkimPrivateKeyProblems(pems);
   if (problems.length > 0) throw new ConfigError(problems);
   return pems;
 }
