@@ -457,7 +457,9 @@ export function registerSecurityTests(ssh: SandboxSsh, host: string, hooks: Secu
         const wrong = files.flatMap((f) => {
           const rule = SECRET_FILES.find((s) => s.path.test(f.path));
           if (!rule)
-            return [`${f.path} (${f.owner}:${f.group} ${f.mode.toString(8)}) holds a secret; none belongs there`];
+            return [
+              `${f.path} (${f.owner}:${f.group} ${f.mode.toString(8)}) holds a secret; none belongs there`,
+            ];
           const fits = f.owner === rule.owner && f.group === rule.group && (f.mode & ~rule.mode) === 0;
           return fits
             ? []
