@@ -28,6 +28,10 @@ command -v curl >/dev/null || missing+=(curl)
 /usr/bin/python3 -c 'import dkim, dns.resolver' 2>/dev/null || missing+=(python3-dkim python3-dnspython)
 /usr/bin/python3 -c 'import spf' 2>/dev/null || missing+=(python3-spf)
 [ -x /usr/bin/doveconf ] || missing+=(dovecot-core)
+# The security tests' scanners (test/security-contract.ts): nmap for the port
+# scan, testssl.sh for the TLS ports. Neither has a service.
+command -v nmap >/dev/null || missing+=(nmap)
+command -v testssl >/dev/null || missing+=(testssl.sh)
 if [ ${#missing[@]} -gt 0 ]; then
   # No package may start its system service here (NSD would answer on port
   # 53 of every interface, Dovecot on its mail ports): policy-rc.d 101

@@ -14,10 +14,10 @@ import type { SandboxSsh } from "./lookups-contract";
 import { tool } from "./mail-contract";
 
 const STEP = 5 * 60_000;
-const HOSTNAME = "mail.example.test";
+export const HOSTNAME = "mail.example.test";
 
 /** Every TLS port, with the STARTTLS protocol where the port speaks plain first. */
-const PORTS: readonly { readonly port: number; readonly starttls?: string }[] = [
+export const TLS_PORTS: readonly { readonly port: number; readonly starttls?: string }[] = [
   { port: 25, starttls: "smtp" },
   { port: 587, starttls: "smtp" },
   { port: 465 },
@@ -25,6 +25,19 @@ const PORTS: readonly { readonly port: number; readonly starttls?: string }[] = 
   { port: 995 },
   { port: 443 },
 ];
+
+/**
+ * Writes the current root of the sandbox's Pebble to `file`: Pebble makes a
+ * new root when it starts, and its management API serves it.
+ */
+export function fetchPebbleRoot(acme: Pick<TlsHooks, "acmeCa" | "acmeRootUrl">, file: string): void {
+  const r = tool("curl", ["-sS", "--max-time", "10", "--cacert", acme.acmeCa, "-o", file, acme.acmeRootUrl]);
+  if (r.code !== 0 || !fs.readFileSync(file, "utf8").includes("BEGIN CERTIFICATE")) {
+    throw new Error(
+      `cannot fetch Pebble's root from ${acme.acmeRootUrl}: ${r.out}. Is the sandbox up? bash scripts/sandbox.sh status`,
+    );
+  }
+}
 
 export interface TlsHooks {
   /** The sandbox's test ACME server: its HTTPS CA and the URL of its current root. */
@@ -50,7 +63,7 @@ export function registerTlsTests(ssh: SandboxSsh, host: string, hooks: TlsHooks)
   let root = "";
 
   /** The certificate on PORT, verified against Pebble's root for the mail host's name. */
-  const served = (p: (typeof PORTS)[number]): Served => {
+  const served = (p: (typeof TLS_PORTS)[number]): Served => {
     const r = tool("openssl", [
       "s_client",
       ...["-connect", `${host}:${p.port}`, "-servername", HOSTNAME, "-verify_hostname", HOSTNAME],
@@ -89,22 +102,7 @@ export function registerTlsTests(ssh: SandboxSsh, host: string, hooks: TlsHooks)
     beforeAll(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailstack-tls-"));
       root = path.join(dir, "pebble-root.pem");
-      // Pebble makes a new root when it starts; its management API serves it.
-      const r = tool("curl", [
-        "-sS",
-        "--max-time",
-        "10",
-        "--cacert",
-        hooks.acmeCa,
-        "-o",
-        root,
-        hooks.acmeRootUrl,
-      ]);
-      if (r.code !== 0 || !fs.readFileSync(root, "utf8").includes("BEGIN CERTIFICATE")) {
-        throw new Error(
-          `cannot fetch Pebble's root from ${hooks.acmeRootUrl}: ${r.out}. Is the sandbox up? bash scripts/sandbox.sh status`,
-        );
-      }
+      fetchPebbleRoot(hooks, root);
     });
     afterAll(() => {
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -115,7 +113,7 @@ export function registerTlsTests(ssh: SandboxSsh, host: string, hooks: TlsHooks)
       () => {
         const serial = installedSerial();
         expect(serial).toMatch(/^[0-9A-F]+$/);
-        for (const p of PORTS) {
+        for (const p of TLS_PORTS) {
           const s = served(p);
           expect(s.verified, `port ${p.port}: ${s.transcript.slice(-600)}`).toBe(true);
           expect(s.serial, `port ${p.port}`).toBe(serial);
@@ -134,7 +132,7 @@ export function registerTlsTests(ssh: SandboxSsh, host: string, hooks: TlsHooks)
           "m",
         ).exec(zone);
         expect(tlsa?.[1], zone).toBeDefined();
-        for (const p of PORTS) expect(served(p).spki, `port ${p.port}`).toBe(tlsa?.[1]);
+        for (const p of TLS_PORTS) expect(served(p).spki, `port ${p.port}`).toBe(tlsa?.[1]);
       },
       STEP,
     );
@@ -219,13 +217,13 @@ export function registerTlsTests(ssh: SandboxSsh, host: string, hooks: TlsHooks)
       "a forced renewal puts the new certificate on every TLS port, with the same key",
       () => {
         const before = installedSerial();
-        const keyBefore = served(PORTS[0] ?? { port: 25 }).spki;
+        const keyBefore = served(TLS_PORTS[0] ?? { port: 25 }).spki;
         // What the scheduled job runs, without its random start delay.
         const r = ssh("certbot renew --force-renewal --no-random-sleep-on-renew --cert-name mailstack 2>&1");
         expect(r.code, r.out).toBe(0);
         const after = installedSerial();
         expect(after).not.toBe(before);
-        for (const p of PORTS) {
+        for (const p of TLS_PORTS) {
           const s = served(p);
           expect(s.verified, `port ${p.port}`).toBe(true);
           expect(s.serial, `port ${p.port}`).toBe(after);
