@@ -48,7 +48,8 @@ function ssh(cmd: string, input?: string) {
       `root@${sb.SANDBOX_HOST}`,
       cmd,
     ],
-    { encoding: "utf8", input, timeout: 60_000 },
+    // The mail log of a whole run is several MiB (the load test alone writes 1500 messages' lines).
+    { encoding: "utf8", input, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
   );
   return { code: r.status, out: r.stdout, err: r.stderr };
 }

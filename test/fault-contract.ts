@@ -195,10 +195,12 @@ export function registerFaultTests(ssh: SandboxSsh, host: string, hooks: FaultHo
       `a config change deploys while smtp-source sends ${LOAD} messages: all arrive, none twice`,
       async () => {
         must(`rm -f ${NEW}/*`);
-        // smtp-source (from the host's Postfix) against the public port 25,
-        // two sessions that each keep their connection; in the background.
+        // smtp-source (from the host's Postfix) against port 25 on loopback:
+        // postscreen lets mynetworks through untested, so the host's public
+        // address never enters its cache (the pregreet test connects from it).
+        // Two sessions that each keep their connection; in the background.
         must(
-          `nohup sh -c 'smtp-source -d -s 2 -m ${LOAD} -l 1024 -f load-${RUN}@outside.test -t ${MAILBOX} ${host}:25; echo "rc=$?"' >/tmp/mailstack-load.out 2>&1 </dev/null &`,
+          `nohup sh -c 'smtp-source -d -s 2 -m ${LOAD} -l 1024 -f load-${RUN}@outside.test -t ${MAILBOX} 127.0.0.1:25; echo "rc=$?"' >/tmp/mailstack-load.out 2>&1 </dev/null &`,
         );
         await sleep(1000);
         // The change: ldapFallback, which reloads Dovecot (LMTP delivery) mid-load.
