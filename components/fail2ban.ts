@@ -123,7 +123,7 @@ export class Fail2ban extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [packages] },
     );
-    this.versions = pulumi.interpolate`${rsyslog.stdout}${packages.stdout}`;
+    this.versions = pulumi.interpolate`${rsyslog.stdout}\n${packages.stdout}`;
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }
