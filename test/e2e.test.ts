@@ -19,7 +19,7 @@ import { requireToolchain, sandboxStackSettings, writeStackFile } from "./engine
 import { registerFail2banTests } from "./fail2ban-contract";
 import { FAULT_LOG_ALLOWED, registerFaultTests } from "./fault-contract";
 import { registerFilterTests } from "./filter-contract";
-import { registerHealthTests } from "./health-contract";
+import { HEALTH_LOG_ALLOWED, registerHealthTests } from "./health-contract";
 import { LDAP_LOG_ALLOWED, registerLdapTests } from "./ldap-contract";
 import { LOOKUP_LOG_ALLOWED, registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
@@ -417,5 +417,6 @@ describe("sandbox deployment through the real engine", () => {
     ...LOOKUP_LOG_ALLOWED,
     ...BACKUP_LOG_ALLOWED,
     ...FAULT_LOG_ALLOWED,
+    ...HEALTH_LOG_ALLOWED,
   ]);
 });

@@ -49,7 +49,7 @@ export const FAULT_LOG_ALLOWED: readonly AllowedLogLine[] = [
   },
   {
     pattern:
-      /(auth: (Warning|Error): (sqlpool\(pgsql\): Query failed|sql\(frank@example\.org\): User query failed)|lmtp\(\S+\): Error: (auth-master: userdb lookup\(frank@example\.org\)|lmtp-server: .*rcpt frank@example\.org: Failed to lookup user))/,
+      /(auth: (Warning|Error): (sqlpool\(pgsql\): Query failed|sql\(frank@example\.org\): User query failed)|lmtp\([^)]*\)(<[^>]*>)*: Error: (auth-master: userdb lookup\(frank@example\.org\)|lmtp-server: .*rcpt frank@example\.org: Failed to lookup user))/,
     why: "PostgreSQL stopped on purpose: Dovecot's SQL user lookups fail until it is back",
   },
 ];

@@ -9,10 +9,19 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SandboxSsh } from "./lookups-contract";
 import { tool } from "./mail-contract";
+import type { AllowedLogLine } from "./mail-hygiene-contract";
 import { startNsd, type TestNsd } from "./nsd";
 
 const STEP = 5 * 60_000;
 const RUN = randomBytes(4).toString("hex");
+
+/** Mail log lines this test provokes on purpose. Pass them to registerHygieneTests. */
+export const HEALTH_LOG_ALLOWED: readonly AllowedLogLine[] = [
+  {
+    pattern: /master: Warning: Killed with signal 15 \(by pid=\d+ uid=0 code=kill\)$/,
+    why: "the health check's broken state: Dovecot stopped on purpose",
+  },
+];
 
 export interface HealthHooks {
   /** The address of this machine on the sandbox bridge, where the test NSD listens. */
