@@ -16,12 +16,8 @@ die() { printf 'backup-bench: %s\n' "$*" >&2; exit 1; }
 
 size=${1:-1024}
 [[ $size =~ ^[0-9]{1,5}$ && $size -ge 1 ]] || die "SIZE_MIB must be a whole number from 1 to 99999, not '$size'"
-env_file=${MAILSTACK_STATE:-/var/lib/mailstack-sandbox}/sandbox.env
-[ -f "$env_file" ] || die "no sandbox ($env_file is missing); start it with: bash scripts/deploy-sandbox.sh"
-# shellcheck disable=SC1090 # written by scripts/sandbox.sh
-source "$env_file"
-ssh_=(ssh -i "$SANDBOX_KEY" -p "${SANDBOX_SSH_PORT:-22}" -o BatchMode=yes -o StrictHostKeyChecking=no
-  -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "$SANDBOX_USER@${SANDBOX_HOST:?}")
+# shellcheck source=bench/sandbox.sh
+source bench/sandbox.sh
 "${ssh_[@]}" 'command -v mailstack-backup >/dev/null' ||
   die "the sandbox has no backups deployed; run: bash scripts/deploy-sandbox.sh"
 

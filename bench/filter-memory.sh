@@ -17,14 +17,10 @@ die() { printf 'filter-memory-bench: %s\n' "$*" >&2; exit 1; }
 
 n=${1:-20}
 [[ $n =~ ^[0-9]{1,4}$ ]] || die "WARMUP must be a whole number from 0 to 9999, not '$n'"
-env_file=${MAILSTACK_STATE:-/var/lib/mailstack-sandbox}/sandbox.env
-[ -f "$env_file" ] || die "no sandbox ($env_file is missing); start it with: bash scripts/deploy-sandbox.sh"
-# shellcheck disable=SC1090 # written by scripts/sandbox.sh
-source "$env_file"
+# shellcheck source=bench/sandbox.sh
+source bench/sandbox.sh
 host=${SANDBOX_HOST:?sandbox.env names no SANDBOX_HOST}
 command -v swaks >/dev/null || die "swaks is missing: apt-get install swaks"
-ssh_=(ssh -i "$SANDBOX_KEY" -p "${SANDBOX_SSH_PORT:-22}" -o BatchMode=yes -o StrictHostKeyChecking=no
-  -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "$SANDBOX_USER@$host")
 
 # Warm-up: ordinary mail from outside through the milter, scanned by clamd.
 for ((i = 1; i <= n; i++)); do

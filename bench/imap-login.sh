@@ -19,10 +19,8 @@ die() { printf 'imap-login-bench: %s\n' "$*" >&2; exit 1; }
 
 n=${1:-200}
 [[ $n =~ ^[1-9][0-9]{0,3}$ ]] || die "N must be a whole number from 1 to 9999, not '$n'"
-env_file=${MAILSTACK_STATE:-/var/lib/mailstack-sandbox}/sandbox.env
-[ -f "$env_file" ] || die "no sandbox ($env_file is missing); start it with: bash scripts/deploy-sandbox.sh"
-# shellcheck disable=SC1090 # written by scripts/sandbox.sh
-source "$env_file"
+# shellcheck source=bench/sandbox.sh
+source bench/sandbox.sh
 host=${SANDBOX_HOST:?sandbox.env names no SANDBOX_HOST}
 command -v curl >/dev/null || die "curl is missing: apt-get install curl"
 

@@ -21,10 +21,8 @@ die() { printf 'postmap-bench: %s\n' "$*" >&2; exit 1; }
 
 n=${1:-1000}
 [[ $n =~ ^[1-9][0-9]{0,4}$ ]] || die "N must be a whole number from 1 to 99999, not '$n'"
-env_file=${MAILSTACK_STATE:-/var/lib/mailstack-sandbox}/sandbox.env
-[ -f "$env_file" ] || die "no sandbox ($env_file is missing); start it with: bash scripts/deploy-sandbox.sh"
-# shellcheck disable=SC1090 # written by scripts/sandbox.sh
-source "$env_file"
+# shellcheck source=bench/sandbox.sh
+source bench/sandbox.sh
 [ -d node_modules/typescript ] || die "run npm ci first"
 
 # Every remote step is bounded, so a hung sandbox cannot hold the bench forever.

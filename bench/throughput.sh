@@ -21,12 +21,8 @@ die() { printf 'throughput-bench: %s\n' "$*" >&2; exit 1; }
 n=${1:-1000} c=${2:-4}
 [[ $n =~ ^[1-9][0-9]{0,4}$ ]] || die "N must be a whole number from 1 to 99999, not '$n'"
 [[ $c =~ ^[1-9][0-9]?$ ]] || die "C must be a whole number from 1 to 99, not '$c'"
-env_file=${MAILSTACK_STATE:-/var/lib/mailstack-sandbox}/sandbox.env
-[ -f "$env_file" ] || die "no sandbox ($env_file is missing); start it with: bash scripts/deploy-sandbox.sh"
-# shellcheck disable=SC1090 # written by scripts/sandbox.sh
-source "$env_file"
-ssh_=(ssh -i "$SANDBOX_KEY" -p "${SANDBOX_SSH_PORT:-22}" -o BatchMode=yes -o StrictHostKeyChecking=no
-  -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "$SANDBOX_USER@${SANDBOX_HOST:?}")
+# shellcheck source=bench/sandbox.sh
+source bench/sandbox.sh
 "${ssh_[@]}" 'command -v python3 >/dev/null && command -v rspamc >/dev/null' ||
   die "the sandbox has no python3 or rspamc; deploy the stack first: bash scripts/deploy-sandbox.sh"
 
