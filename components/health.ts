@@ -3,7 +3,7 @@
 // or on a schedule. The script is files/health/mailstack-health.sh; this
 // component renders its settings and the records it expects.
 import * as pulumi from "@pulumi/pulumi";
-import type { DnsRecord } from "./dns-records";
+import { type DnsRecord, rdata } from "./dns-records";
 import { ConfigPush, type HostConnection, shellQuote } from "./push";
 import { installPackages, raw } from "./remote";
 import { render } from "./template";
@@ -63,21 +63,21 @@ export function healthProblems(s: HealthSettings): string[] {
   return problems;
 }
 
-/** What DNS answers for a record, as `dig +short` prints it (normalised like the script does). Pure. */
+/**
+ * What DNS answers for a record, as `dig +short` prints it (normalised like
+ * the script does): the zone file's RDATA, except an AAAA in its canonical
+ * form, TLSA hex in lower case and TXT unquoted and joined. Pure.
+ */
 export function servedForm(r: DnsRecord): string {
   switch (r.type) {
     case "AAAA":
       return new URL(`http://[${r.value}]/`).hostname.slice(1, -1);
-    case "CNAME":
-      return `${r.value}.`;
-    case "MX":
-      return `${r.priority ?? 10} ${r.value}.`;
-    case "SRV":
-      return `${r.priority ?? 0} ${r.srv?.weight ?? 1} ${r.srv?.port ?? 0} ${r.value}.`;
     case "TLSA":
       return r.value.toLowerCase();
-    default:
+    case "TXT":
       return r.value;
+    default:
+      return rdata(r);
   }
 }
 
