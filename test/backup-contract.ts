@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DATABASE_SPEC } from "../components/database-spec";
 import type { SandboxSsh } from "./lookups-contract";
-import { tool } from "./mail-contract";
+import { inbound } from "./mail-contract";
 import type { AllowedLogLine } from "./mail-hygiene-contract";
 
 const STEP = 5 * 60_000;
@@ -68,10 +68,9 @@ export function registerBackupTests(ssh: SandboxSsh, host: string, hooks: Backup
     it(
       "a backup lands in the bucket encrypted, and its time is recorded for monitoring",
       async () => {
-        const sent = tool("swaks", [
-          ...["--server", host, "--port", "25", "--timeout", "20"],
-          ...["--from", "someone@outside.test", "--to", USER, "--header", `Subject: ${token}`],
-          ...["--body", `the message a restore must bring back, ${token}`],
+        const sent = inbound(host, USER, token, [
+          "--body",
+          `the message a restore must bring back, ${token}`,
         ]);
         expect(sent.code, sent.out).toBe(0);
         await waitFor("the message in bob's Maildir", () => message() !== "");
@@ -161,10 +160,7 @@ export function registerBackupTests(ssh: SandboxSsh, host: string, hooks: Backup
         expect(must(`doveadm search -u ${USER} mailbox INBOX subject ${token} | wc -l`).trim()).toBe("1");
         // Mail flows again: a new message reaches the mailbox.
         const probe = `${token}-after-restore`;
-        const sent = tool("swaks", [
-          ...["--server", host, "--port", "25", "--timeout", "20"],
-          ...["--from", "someone@outside.test", "--to", USER, "--header", `Subject: ${probe}`],
-        ]);
+        const sent = inbound(host, USER, probe);
         expect(sent.code, sent.out).toBe(0);
         await waitFor(
           "mail after the restore",

@@ -20,7 +20,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../components/template";
 import type { SandboxSsh } from "./lookups-contract";
-import { tool } from "./mail-contract";
+import { inbound } from "./mail-contract";
 import type { AllowedLogLine } from "./mail-hygiene-contract";
 
 const STEP = 5 * 60_000;
@@ -119,11 +119,7 @@ export function registerFaultTests(ssh: SandboxSsh, host: string, hooks: FaultHo
     }
     return count(token);
   };
-  const send = (subject: string) =>
-    tool("swaks", [
-      ...["--server", host, "--port", "25", "--timeout", "20"],
-      ...["--from", "someone@outside.test", "--to", MAILBOX, "--header", `Subject: ${subject}`],
-    ]);
+  const send = (subject: string) => inbound(host, MAILBOX, subject);
   /** Mail from outside still lands. */
   const flows = async (label: string) => {
     const token = `fault-${RUN}-${label}`;

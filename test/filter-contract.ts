@@ -12,7 +12,7 @@ import { eicar } from "../components/clamav";
 import { shellQuote } from "../components/push";
 import { CLAMD_SOCKET, RSPAMD_CONTROLLER, RSPAMD_MILTER } from "../components/rspamd";
 import type { SandboxSsh } from "./lookups-contract";
-import { replies, tool } from "./mail-contract";
+import { inbound, replies, tool } from "./mail-contract";
 
 const STEP = 60_000;
 const RUN = randomBytes(4).toString("hex");
@@ -30,12 +30,7 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
   afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
   /** Mail from outside to bob on port 25. */
-  const inbound = (subject: string, extra: readonly string[]) =>
-    tool("swaks", [
-      ...["--server", host, "--timeout", "30", "--port", "25"],
-      ...["--from", "someone@outside.test", "--to", BOB.user, "--header", `Subject: ${subject}`],
-      ...extra,
-    ]);
+  const toBob = (subject: string, extra: readonly string[]) => inbound(host, BOB.user, subject, extra, 30);
   /** The folder (INBOX, Junk, ...) of bob's message with `subject`, waiting up to 10 s; "" if none. */
   const folderOf = (subject: string): string => {
     const r = ssh(
@@ -95,7 +90,7 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
       "GTUBE is rejected at the end of DATA (spamActions: reject) and stored nowhere",
       () => {
         const s = token();
-        const t = inbound(s, ["--body", `GTUBE test\n${GTUBE}\n`]);
+        const t = toBob(s, ["--body", `GTUBE test\n${GTUBE}\n`]);
         expect(t.code).not.toBe(0);
         expect(replies(t)).toContainEqual(expect.stringMatching(/^554 5\.7\.1 /));
         expect(folderOf(s)).toBe("");
@@ -107,7 +102,7 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
       "GTUBE's add-header variant is delivered into Junk, marked X-Spam: Yes",
       () => {
         const s = token();
-        const t = inbound(s, ["--body", `GTUBE add header test\n${GTUBE_ADD_HEADER}\n`]);
+        const t = toBob(s, ["--body", `GTUBE add header test\n${GTUBE_ADD_HEADER}\n`]);
         expect(t.code, t.out).toBe(0);
         expect(folderOf(s)).toBe("Junk");
       },
@@ -118,7 +113,7 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
       "a clean message stays in the INBOX",
       () => {
         const s = token();
-        expect(inbound(s, ["--body", "Lunch at noon?\n"]).code).toBe(0);
+        expect(toBob(s, ["--body", "Lunch at noon?\n"]).code).toBe(0);
         expect(folderOf(s)).toBe("INBOX");
       },
       STEP,
@@ -130,7 +125,7 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
         const s = token();
         const file = path.join(scratch, "eicar.com");
         fs.writeFileSync(file, eicar());
-        const t = inbound(s, ["--attach-type", "application/octet-stream", "--attach", `@${file}`]);
+        const t = toBob(s, ["--attach-type", "application/octet-stream", "--attach", `@${file}`]);
         expect(t.code).not.toBe(0);
         expect(replies(t)).toContainEqual(expect.stringMatching(/^554 5\.7\.1 .*Eicar-Test-Signature/));
         expect(folderOf(s)).toBe("");
@@ -146,7 +141,7 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
         const s = token();
         // Long enough for Bayes, which skips messages with few words.
         const body = `${"Bob files this report about the quarterly numbers, the budget meeting and the new office plans. ".repeat(4)}\n`;
-        expect(inbound(s, ["--body", body]).code).toBe(0);
+        expect(toBob(s, ["--body", body]).code).toBe(0);
         expect(folderOf(s)).toBe("INBOX");
         const before = learned();
         const uid = /\* SEARCH (\d+)/.exec(imap("INBOX", `UID SEARCH SUBJECT "${s}"`).out)?.[1];

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SandboxSsh } from "./lookups-contract";
-import { tool } from "./mail-contract";
+import { inbound } from "./mail-contract";
 import type { AllowedLogLine } from "./mail-hygiene-contract";
 import { startNsd, type TestNsd } from "./nsd";
 
@@ -49,11 +49,7 @@ export function registerHealthTests(ssh: SandboxSsh, host: string, hooks: Health
     for (let i = 0; i < 60 && queued() > 0; i++) await new Promise((r) => setTimeout(r, 500));
     expect(queued(), "the queue did not drain").toBe(0);
   };
-  const send = (subject: string) =>
-    tool("swaks", [
-      ...["--server", host, "--port", "25", "--timeout", "20"],
-      ...["--from", "someone@outside.test", "--to", "bob@example.test", "--header", `Subject: ${subject}`],
-    ]);
+  const send = (subject: string) => inbound(host, "bob@example.test", subject);
 
   // A daemon started over SSH must not hold the session's output open.
   const startDovecot = () =>

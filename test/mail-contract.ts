@@ -29,6 +29,21 @@ export function tool(cmd: string, args: readonly string[]): Client {
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
+/** Mail from outside (someone@outside.test) to `to` on port 25 of `host`, no login; `extra` swaks arguments. */
+export function inbound(
+  host: string,
+  to: string,
+  subject: string,
+  extra: readonly string[] = [],
+  timeout = 20,
+): Client {
+  return tool("swaks", [
+    ...["--server", host, "--port", "25", "--timeout", String(timeout)],
+    ...["--from", "someone@outside.test", "--to", to, "--header", `Subject: ${subject}`],
+    ...extra,
+  ]);
+}
+
 /** Server replies in a swaks transcript: "<-" plain, "<~" over TLS, "<**" and "<~*" errors. */
 export const replies = (t: Client): string[] =>
   t.out
@@ -43,8 +58,7 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
 
   const swaks = (args: readonly string[]) => tool("swaks", ["--server", host, "--timeout", "20", ...args]);
   /** Mail from outside to port 25, no login. */
-  const inbound = (to: string, subject = token()) =>
-    swaks(["--port", "25", "--from", "someone@outside.test", "--to", to, "--header", `Subject: ${subject}`]);
+  const fromOutside = (to: string, subject = token()) => inbound(host, to, subject);
   /** Mail from a user on 587 after STARTTLS (or 465 with implicit TLS). */
   const submit = (
     login: string,
@@ -79,7 +93,7 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
   describe("mail: delivery", () => {
     it("to a mailbox lands in its Maildir", () => {
       const s = token();
-      const t = inbound("alice@example.test", s);
+      const t = fromOutside("alice@example.test", s);
       expect(t.code, t.out).toBe(0);
       expect(replies(t)).toContainEqual(expect.stringMatching(/^250 2\.0\.0 Ok: queued/));
       const msg = delivered("alice@example.test", s);
@@ -89,28 +103,28 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
 
     it("to an alias lands in its destination, and only there", () => {
       const s = token();
-      expect(inbound("sales@example.test", s).code).toBe(0);
+      expect(fromOutside("sales@example.test", s).code).toBe(0);
       expect(delivered("alice@example.test", s)).toContain(`Subject: ${s}`);
       expect(anywhere(s).split("\n")).toHaveLength(1);
     });
 
     it("to any address of a catch-all domain lands in the catch-all's mailbox", () => {
       const s = token();
-      expect(inbound(`x-${RUN}@example.org`, s).code).toBe(0);
+      expect(fromOutside(`x-${RUN}@example.org`, s).code).toBe(0);
       expect(delivered("frank@example.org", s)).toContain(`Subject: ${s}`);
     });
 
     it("to a plus address lands in the user's mailbox; an unknown user's plus address is refused", () => {
       const s = token();
-      expect(inbound("alice+news@example.test", s).code).toBe(0);
+      expect(fromOutside("alice+news@example.test", s).code).toBe(0);
       expect(delivered("alice@example.test", s)).toContain(`Subject: ${s}`);
-      const t = inbound("nobody+news@example.test");
+      const t = fromOutside("nobody+news@example.test");
       expect(replies(t)).toContainEqual(expect.stringMatching(/^550 5\.1\.1 /));
     });
 
     it("to an unknown recipient is rejected at RCPT TO with 550 5.1.1", () => {
       const s = token();
-      const t = inbound("nobody@example.test", s);
+      const t = fromOutside("nobody@example.test", s);
       expect(t.code).not.toBe(0);
       expect(replies(t)).toContainEqual(
         expect.stringMatching(/^550 5\.1\.1 <nobody@example\.test>: Recipient address rejected/),
@@ -121,7 +135,7 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
 
     it("to an inactive domain is refused: it is no longer ours", () => {
       const s = token();
-      const t = inbound("dave@old.example.test", s);
+      const t = fromOutside("dave@old.example.test", s);
       expect(t.code).not.toBe(0);
       expect(replies(t)).toContainEqual(
         expect.stringMatching(/^554 5\.7\.1 <dave@old\.example\.test>: Relay/),
@@ -132,7 +146,7 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
 
   describe("mail: relay and sending rights", () => {
     it("refuses to relay for a client from outside, on port 25 and on 587 without a login", () => {
-      const t = inbound("someone@elsewhere.test");
+      const t = fromOutside("someone@elsewhere.test");
       expect(t.code).not.toBe(0);
       expect(replies(t)).toContainEqual(expect.stringMatching(/^554 5\.7\.1 .*Relay access denied/));
       const sub = swaks([
@@ -260,7 +274,7 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
       "IMAPS: alice logs in, finds her message and fetches it; a wrong password is refused",
       () => {
         const s = token();
-        expect(inbound("alice@example.test", s).code).toBe(0);
+        expect(fromOutside("alice@example.test", s).code).toBe(0);
         expect(delivered("alice@example.test", s)).not.toBe("");
         const search = curl(`imaps://${host}/INBOX`, "alice@example.test", "alice-sandbox-pw", [
           "-X",
@@ -288,7 +302,7 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
 
     it("POP3S: alice retrieves a message whole", () => {
       const subject = token();
-      expect(replies(inbound("alice@example.test", subject))).toContainEqual(
+      expect(replies(fromOutside("alice@example.test", subject))).toContainEqual(
         expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
       );
       expect(delivered("alice@example.test", subject)).toContain(subject);
@@ -347,10 +361,10 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
       try {
         const filed = `[filed] ${token()}`;
         const plain = token();
-        expect(replies(inbound("bob@example.test", filed))).toContainEqual(
+        expect(replies(fromOutside("bob@example.test", filed))).toContainEqual(
           expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
         );
-        expect(replies(inbound("bob@example.test", plain))).toContainEqual(
+        expect(replies(fromOutside("bob@example.test", plain))).toContainEqual(
           expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
         );
         expect(delivered("bob@example.test", plain)).toContain(plain);
