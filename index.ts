@@ -1,8 +1,14 @@
 // Entry point: read the stack config once, validate it, build the graph.
 // Invalid config throws here, before any resource is registered.
 import * as pulumi from "@pulumi/pulumi";
-import { MailStack } from "./components/mailstack";
-import { ConfigError, loadConfig, readAcmeCaBundle, readLdapBindPassword, readPrivateKey } from "./config";
+import {
+  ConfigError,
+  loadConfig,
+  readAcmeCaBundle,
+  readLdapBindPassword,
+  readPrivateKey,
+} from "./src/config";
+import { MailStack } from "./src/mailstack";
 
 function configured() {
   try {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Postfix lookup latency on a realistic amount of data: the pgsql maps of
-# components/lookups.ts, rendered by the real renderer, queried by Postfix's
+# src/concerns/database/lookups.ts, rendered by the real renderer, queried by Postfix's
 # own postmap as the postfix OS user (peer authentication, as in service) in
 # the sandbox host's mailserver database holding 10 000 domains, 100 000
 # mailboxes, 20 000 aliases (2 000 '@domain' catch-alls) and 5 000 sender
@@ -58,13 +58,13 @@ trap 'exit 130' INT TERM
 # 1. Render the maps with the stack's own renderer (compiled on the fly; the
 # templates are read from files/ through a link).
 node_modules/.bin/tsc --outDir "$work/js" --rootDir . --module commonjs --target es2022 --esModuleInterop \
-  --skipLibCheck --types node components/lookups.ts
+  --skipLibCheck --types node src/concerns/database/lookups.ts
 ln -s "$PWD/files" "$work/js/files"
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
   const fs = require("fs");
-  const { DATABASE_SPEC } = require(process.argv[1] + "/components/database-spec.js");
-  const { POSTFIX_MAPS, renderPostfixMap } = require(process.argv[1] + "/components/lookups.js");
+  const { DATABASE_SPEC } = require(process.argv[1] + "/src/concerns/database/spec.js");
+  const { POSTFIX_MAPS, renderPostfixMap } = require(process.argv[1] + "/src/concerns/database/lookups.js");
   fs.mkdirSync(process.argv[2]);
   for (const m of POSTFIX_MAPS) fs.writeFileSync(`${process.argv[2]}/${m}.cf`, renderPostfixMap(DATABASE_SPEC, m));
 ' "$work/js" "$work/maps"
@@ -185,7 +185,7 @@ EOF
 versions=$(sb "cd / && postconf -d -h mail_version 2>/dev/null; runuser -u postgres -- psql -XAtqc 'SHOW server_version' | cut -d' ' -f1; nproc")
 read -r -d '' postfix_v pg_v cores <<<"$versions" || true
 echo
-echo "mailstack postfix lookup latency: pgsql maps of components/lookups.ts, postmap -q as the postfix OS user"
+echo "mailstack postfix lookup latency: pgsql maps of src/concerns/database/lookups.ts, postmap -q as the postfix OS user"
 echo "($n_domains bench domains, $n_users users, $n_aliases aliases, $n_senders sender logins; Postfix $postfix_v, PostgreSQL $pg_v;" \
   "$cores cores; $(date -u +%F); data load + ANALYZE ${load_ms} ms)"
 printf '%-26s %6s %9s %9s %9s %12s %7s\n' "map" "calls" "p50 ms" "p99 ms" "max ms" "1-conn ms/q" "misses"

@@ -9,18 +9,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderAccountsSql } from "../components/accounts-sql";
-import { DATABASE_SPEC } from "../components/database-spec";
-import {
-  DEFAULT_DMARC,
-  DEFAULT_MTA_STS,
-  DEFAULT_SPF,
-  dnsRecords,
-  zoneFragment,
-} from "../components/dns-records";
-import { renderFirewallRules } from "../components/host";
-import { renderPayload } from "../components/push";
-import { ROOT } from "../components/template";
 import { evaluate, RULES } from "../policy/rules";
 import { parseArgs } from "../scripts/audit/cli";
 import {
@@ -38,8 +26,20 @@ import {
   readExport,
   SECRET_SIG,
 } from "../scripts/audit/state";
+import { renderAccountsSql } from "../src/concerns/database/accounts-sql";
+import { DATABASE_SPEC } from "../src/concerns/database/spec";
+import {
+  DEFAULT_DMARC,
+  DEFAULT_MTA_STS,
+  DEFAULT_SPF,
+  dnsRecords,
+  zoneFragment,
+} from "../src/concerns/dns/records";
+import { renderFirewallRules } from "../src/concerns/host/component";
+import { renderPayload } from "../src/core/push";
+import { ROOT } from "../src/core/template";
 
-const FIXTURES = path.join(ROOT, "test", "fixtures", "audit");
+const FIXTURES = path.join(ROOT, "test", "helpers", "fixtures", "audit");
 const load = (file: string): Json => JSON.parse(fs.readFileSync(path.join(FIXTURES, file), "utf8"));
 const NOW = new Date("2026-12-01T12:00:00Z");
 const POLICY: PolicyResults = {

@@ -1,6 +1,6 @@
 import type * as pulumiType from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { flush, parents, recordParents, resources, settle, setup } from "./mocks";
+import { flush, parents, recordParents, resources, settle, setup } from "./helpers/mocks";
 
 // Pulumi's wire marker for a secret value.
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -12,14 +12,14 @@ setup((name) =>
 );
 
 // Imported after the mocks are set, as Pulumi requires.
-let stack: import("../components/mailstack").MailStack;
+let stack: import("../src/mailstack").MailStack;
 let pulumi: typeof pulumiType;
 const tunnels: unknown[] = [];
 
 beforeAll(async () => {
   pulumi = await import("@pulumi/pulumi");
-  const { parseConfig } = await import("../config");
-  const { MailStack } = await import("../components/mailstack");
+  const { parseConfig } = await import("../src/config");
+  const { MailStack } = await import("../src/mailstack");
   const config = parseConfig({
     values: {
       host: "203.0.113.25",

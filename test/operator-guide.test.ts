@@ -5,8 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "../components/template";
-import { CONFIG_KEYS } from "../config";
+import { CONFIG_KEYS } from "../src/config";
+import { ROOT } from "../src/core/template";
 
 const GUIDE_PATH = "docs/operator-guide.md";
 const GUIDE = fs.readFileSync(path.join(ROOT, GUIDE_PATH), "utf8");
@@ -87,9 +87,8 @@ describe("the operator guide", () => {
     const quoted = [...table.matchAll(/^\| `([^`]+)` +\|/gm)].map((m) => m[1] ?? "");
     expect(quoted.length).toBeGreaterThan(20);
     const sources = [
-      "config.ts",
       "index.ts",
-      ...files(path.join(ROOT, "components")),
+      ...files(path.join(ROOT, "src")),
       ...files(path.join(ROOT, "files")),
     ].map((f) => fs.readFileSync(path.resolve(ROOT, f), "utf8"));
     expect(quoted.filter((q) => !sources.some((s) => s.includes(q)))).toEqual([]);

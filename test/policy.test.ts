@@ -10,19 +10,19 @@ import * as path from "node:path";
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { DATABASE_SPEC } from "../components/database-spec";
-import { cloudflareRecordArgs } from "../components/dns";
-import { dovecotFiles } from "../components/dovecot";
-import { renderFirewallRules } from "../components/host";
-import { openPorts } from "../components/mailstack";
-import { postfixFiles, renderPostfixMaster } from "../components/postfix";
-import { type PushFile, renderPayload } from "../components/push";
-import { script } from "../components/remote";
-import { CONFIG_KEYS } from "../config";
 import { packArgs, stackOfUrn } from "../policy/pack";
 import { evaluate, type PolicyFinding, type PolicyResource, RULES } from "../policy/rules";
-import { flush, parents, recordParents, resources, setup } from "./mocks";
-import { privateKeyPem, stackFileSettings, standInValues } from "./stack-files";
+import { DATABASE_SPEC } from "../src/concerns/database/spec";
+import { cloudflareRecordArgs } from "../src/concerns/dns/component";
+import { dovecotFiles } from "../src/concerns/dovecot/component";
+import { renderFirewallRules } from "../src/concerns/host/component";
+import { postfixFiles, renderPostfixMaster } from "../src/concerns/postfix/component";
+import { CONFIG_KEYS } from "../src/config";
+import { type PushFile, renderPayload } from "../src/core/push";
+import { script } from "../src/core/remote";
+import { openPorts } from "../src/mailstack";
+import { flush, parents, recordParents, resources, setup } from "./helpers/mocks";
+import { privateKeyPem, stackFileSettings, standInValues } from "./helpers/stack-files";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const ROOT = path.join(__dirname, "..");
@@ -442,7 +442,7 @@ async function runProgram(stack: string, edit: (values: Record<string, string>) 
     SECRET_KEYS,
   );
   // Managed mode's SSH tunnel would listen on this machine; nothing here connects to it.
-  vi.doMock("../components/tunnel", () => ({ startTunnel: async () => undefined }));
+  vi.doMock("../src/core/tunnel", () => ({ startTunnel: async () => undefined }));
   vi.resetModules();
   const home = process.env.HOME;
   process.env.HOME = HOME;

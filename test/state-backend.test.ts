@@ -13,8 +13,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../components/template";
-import { startMinio, type TestMinio } from "./minio";
+import { ROOT } from "../src/core/template";
+import { startMinio, type TestMinio } from "./helpers/minio";
 
 const STEP = 120_000;
 const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");

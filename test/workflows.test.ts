@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as jsyaml from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "../components/template";
+import { ROOT } from "../src/core/template";
 
 interface Step {
   readonly id?: string;

@@ -6,8 +6,8 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ROOT } from "../../components/template";
 import { evaluate, RULES } from "../../policy/rules";
+import { ROOT } from "../../src/core/template";
 import { renderAudit, summaryRows } from "./report";
 import { policyResources, readExport } from "./state";
 

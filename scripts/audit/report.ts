@@ -6,9 +6,9 @@
 // "[secret]". As a last guard the rendered text is refused if it holds a mark
 // of a secret (ciphertext, a PEM, a password hash).
 import * as crypto from "node:crypto";
-import { BACKUP_CONF } from "../../components/backup";
-import { parseVersions } from "../../components/host";
 import { type PolicyFinding, type PolicyRule, parsePush } from "../../policy/rules";
+import { BACKUP_CONF } from "../../src/concerns/backup/component";
+import { parseVersions } from "../../src/concerns/host/component";
 import {
   type AccountRows,
   byType,

@@ -1,0 +1,337 @@
+// The mail database on the mail host: PostgreSQL from the distribution,
+// listening only on its socket and localhost; the roles and grants of
+// components/database-spec.ts; the schema migrations; and the accounts from
+// stack config. Roles come from @pulumi/postgresql (managed mode) or from a
+// DBA (preprovisioned mode, where the stack checks they exist and migrates).
+import * as command from "@pulumi/command";
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { asRoot, ConfigPush, commandConnection, type HostConnection } from "../../core/push";
+import { installPackages, script } from "../../core/remote";
+import { render } from "../../core/template";
+import { startTunnel, type TunnelOpener } from "../../core/tunnel";
+import type { HostOs } from "../host/settings";
+import { renderAccountsSql, renderPasswordsSql, sqlString } from "./accounts-sql";
+import { loadMigrations, renderMigrationPayload } from "./migrations";
+import type { AccountsConfig, DatabaseConfig, DomainConfig } from "./settings";
+import { DATABASE_SPEC, type DatabaseSpec, identMapLines, renderTableGrantsSql, validateSpec } from "./spec";
+
+/** PostgreSQL major version of each supported OS. */
+export const POSTGRES_VERSION: Readonly<Record<HostOs, number>> = { debian12: 15, ubuntu2204: 14 };
+
+/** The pg_ident.conf map name that ties daemon OS users to their lookup roles. */
+const IDENT_MAP = "mailstack";
+
+export interface MailDatabaseArgs {
+  readonly connection: HostConnection;
+  readonly os: HostOs;
+  readonly config: DatabaseConfig;
+  readonly domains: readonly DomainConfig[];
+  readonly accounts: AccountsConfig;
+  /** Roles and grants. Default DATABASE_SPEC. */
+  readonly spec?: DatabaseSpec;
+  /** Opens the SSH tunnel of managed mode. Default startTunnel (tests pass a stand-in). */
+  readonly tunnel?: TunnelOpener;
+  /** Resources the database waits for (the host's base setup). Default none. */
+  readonly dependsOn?: readonly pulumi.Resource[];
+}
+
+/** postgresql.conf drop-in. Pure. */
+export function renderPostgresConf(): string {
+  return render("postgres/50-mailstack.conf", {});
+}
+
+/** pg_hba.conf: peer on the socket (mapped for the lookup roles), passwords on localhost only. Pure. */
+export function renderHba(spec: DatabaseSpec): string {
+  return render("postgres/pg_hba.conf", { database: spec.database, map: IDENT_MAP });
+}
+
+/** pg_ident.conf: daemon OS user -> lookup role. Pure. */
+export function renderIdent(spec: DatabaseSpec): string {
+  return render("postgres/pg_ident.conf", { maps: identMapLines(spec, IDENT_MAP).join("\n") });
+}
+
+/** psql as the postgres superuser over its socket, reading SQL from stdin. */
+function psql(user: string, database: string): string {
+  return asRoot(user, `runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${database} -f -`);
+}
+
+export class MailDatabase extends pulumi.ComponentResource {
+  /** The @pulumi/postgresql provider of managed mode. */
+  private pgProvider?: postgresql.Provider;
+  /** PostgreSQL major version on the host. */
+  readonly postgresVersion: number;
+  /** The migrations runner's summary line. */
+  readonly migrations: pulumi.Output<string>;
+
+  constructor(name: string, args: MailDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailstack:database:MailDatabase", name, {}, opts);
+    const spec = args.spec ?? DATABASE_SPEC;
+    validateSpec(spec);
+    const conn = args.connection;
+    const db = args.config;
+    const version = POSTGRES_VERSION[args.os];
+    const etc = `/etc/postgresql/${version}/main`;
+    const connection = commandConnection(conn);
+
+    const server = installPackages(`${name}-server`, conn, ["postgresql", "postgresql-client"], {
+      parent: this,
+      dependsOn: [...(args.dependsOn ?? [])],
+    });
+
+    const owned = { owner: "postgres", group: "postgres" };
+    const settings = new ConfigPush(
+      `${name}-settings`,
+      {
+        connection: conn,
+        files: [
+          { path: `${etc}/conf.d/50-mailstack.conf`, content: renderPostgresConf(), ...owned },
+          { path: `${etc}/pg_hba.conf`, content: renderHba(spec), ...owned, mode: "0640" },
+          { path: `${etc}/pg_ident.conf`, content: renderIdent(spec), ...owned, mode: "0640" },
+        ],
+        // postgres -C parses the whole configuration, conf.d included, without starting a server.
+        check: [
+          `runuser -u postgres -- /usr/lib/postgresql/${version}/bin/postgres -C listen_addresses -c config_file=${etc}/postgresql.conf`,
+        ],
+        reload: { service: "postgresql", action: "reload" },
+        // A bad pg_hba.conf line is only reported once loaded: then roll back.
+        verify: [
+          `test "$(runuser -u postgres -- psql -XAtc 'SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL')" = 0`,
+        ],
+      },
+      { parent: this, dependsOn: [server] },
+    );
+
+    // Roles and the database: made here (managed) or by a DBA (preprovisioned).
+    const roles: pulumi.Resource[] =
+      db.mode === "managed"
+        ? this.managedRoles(name, spec, conn, db, [settings], args.tunnel ?? startTunnel)
+        : [
+            new command.remote.Command(
+              `${name}-roles-check`,
+              {
+                connection,
+                create: script(conn.user, "postgres/roles-check.sh", [
+                  spec.database,
+                  spec.owner,
+                  ...spec.lookupRoles.map((r) => r.role),
+                ]),
+                addPreviousOutputInEnv: false,
+              },
+              { parent: this, dependsOn: [settings] },
+            ),
+          ];
+
+    const migrations = new command.remote.Command(
+      `${name}-migrations`,
+      {
+        connection,
+        create: script(conn.user, "postgres/migrate.sh"),
+        stdin: renderMigrationPayload(spec.database, spec.owner, loadMigrations()),
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, dependsOn: roles },
+    );
+
+    const grants: pulumi.Resource[] =
+      db.mode === "managed"
+        ? this.managedTableGrants(name, spec, roles, migrations)
+        : [
+            new command.remote.Command(
+              `${name}-grants`,
+              {
+                connection,
+                create: psql(conn.user, spec.database),
+                stdin: `SET ROLE ${spec.owner};\n${renderTableGrantsSql(spec)}`,
+                addPreviousOutputInEnv: false,
+              },
+              { parent: this, dependsOn: [migrations] },
+            ),
+          ];
+
+    const accounts = new command.remote.Command(
+      `${name}-accounts`,
+      {
+        connection,
+        create: psql(conn.user, spec.database),
+        stdin: renderAccountsSql(spec, args.domains, args.accounts),
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: [migrations] },
+    );
+    new command.remote.Command(
+      `${name}-passwords`,
+      {
+        connection,
+        create: psql(conn.user, spec.database),
+        stdin: pulumi.secret(
+          args.accounts.passwordHashes.apply((h) => renderPasswordsSql(spec, args.accounts.users, h)),
+        ),
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: [accounts, ...grants], additionalSecretOutputs: ["stdin"] },
+    );
+
+    this.postgresVersion = version;
+    this.migrations = migrations.stdout;
+    this.registerOutputs({ postgresVersion: version, migrations: this.migrations });
+  }
+
+  /** Roles, database and schema rights through @pulumi/postgresql. */
+  private managedRoles(
+    name: string,
+    spec: DatabaseSpec,
+    conn: HostConnection,
+    db: DatabaseConfig,
+    after: pulumi.Resource[],
+    tunnel: TunnelOpener,
+  ): pulumi.Resource[] {
+    const parent = { parent: this };
+    const adminPassword = db.adminPassword;
+    if (adminPassword === undefined) {
+      throw new pulumi.ResourceError("managed mode needs mailstack:dbAdminPassword", this);
+    }
+    const ready: pulumi.Resource[] = [...after];
+    if (db.host === undefined) {
+      // The mail host's own PostgreSQL: give the admin role the configured
+      // password (peer-authenticated, over SSH) and reach it through a tunnel.
+      ready.push(
+        new command.remote.Command(
+          `${name}-admin-password`,
+          {
+            connection: commandConnection(conn),
+            create: psql(conn.user, "postgres"),
+            stdin: pulumi.secret(
+              pulumi.interpolate`ALTER ROLE ${db.adminUser} PASSWORD ${adminPassword.apply(sqlString)};\n`,
+            ),
+            addPreviousOutputInEnv: false,
+          },
+          { parent: this, dependsOn: after, additionalSecretOutputs: ["stdin"] },
+        ),
+      );
+    }
+    // The provider's host resolves once the tunnel listens, so a tunnel that
+    // cannot open fails the deployment with its own message.
+    const host =
+      db.host ??
+      pulumi.unsecret(
+        conn.privateKey.apply(async (key) => {
+          await tunnel({ connection: conn, localPort: db.tunnelPort, remotePort: db.port }, key);
+          return "127.0.0.1";
+        }),
+      );
+    const provider = new postgresql.Provider(
+      `${name}-provider`,
+      {
+        host,
+        port: db.host === undefined ? db.tunnelPort : db.port,
+        username: db.adminUser,
+        password: adminPassword,
+        database: "postgres",
+        superuser: true,
+        // The tunnel is already encrypted; an external server must use TLS.
+        sslmode: db.host === undefined ? "disable" : "require",
+      },
+      parent,
+    );
+    this.pgProvider = provider;
+    const withProvider = { parent: this, provider, dependsOn: ready };
+
+    const ownerPassword =
+      db.ownerPassword ??
+      new random.RandomPassword(`${name}-owner-password`, { length: 32, special: false }, parent).result;
+    const owner = new postgresql.Role(
+      `${name}-role-${spec.owner}`,
+      { name: spec.owner, login: true, password: ownerPassword },
+      withProvider,
+    );
+    const lookups = spec.lookupRoles.map(
+      (r) => new postgresql.Role(`${name}-role-${r.role}`, { name: r.role, login: true }, withProvider),
+    );
+    const database = new postgresql.Database(
+      `${name}-database`,
+      { name: spec.database, owner: spec.owner, encoding: "UTF8", template: "template0" },
+      { ...withProvider, dependsOn: [...ready, owner] },
+    );
+    const onDb = { ...withProvider, dependsOn: [database, ...lookups] };
+    const rights: pulumi.Resource[] = [
+      new postgresql.Grant(
+        `${name}-connect`,
+        { database: spec.database, role: "public", objectType: "database", privileges: [] },
+        onDb,
+      ),
+      new postgresql.Grant(
+        `${name}-schema-${spec.owner}`,
+        {
+          database: spec.database,
+          role: spec.owner,
+          schema: "public",
+          objectType: "schema",
+          privileges: ["CREATE", "USAGE"],
+        },
+        onDb,
+      ),
+      new postgresql.DefaultPrivileges(
+        `${name}-default-privileges`,
+        {
+          database: spec.database,
+          owner: spec.owner,
+          role: "public",
+          schema: "public",
+          objectType: "table",
+          privileges: [],
+        },
+        onDb,
+      ),
+      ...spec.lookupRoles.flatMap((r) => [
+        new postgresql.Grant(
+          `${name}-connect-${r.role}`,
+          { database: spec.database, role: r.role, objectType: "database", privileges: ["CONNECT"] },
+          onDb,
+        ),
+        new postgresql.Grant(
+          `${name}-schema-${r.role}`,
+          {
+            database: spec.database,
+            role: r.role,
+            schema: "public",
+            objectType: "schema",
+            privileges: ["USAGE"],
+          },
+          onDb,
+        ),
+      ]),
+    ];
+    return [owner, ...lookups, database, ...rights];
+  }
+
+  /** Column grants of the lookup roles, once the migrations made the tables. */
+  private managedTableGrants(
+    name: string,
+    spec: DatabaseSpec,
+    roles: pulumi.Resource[],
+    migrations: pulumi.Resource,
+  ): pulumi.Resource[] {
+    const opts = { parent: this, provider: this.pgProvider, dependsOn: [...roles, migrations] };
+    return spec.lookupRoles.flatMap((r) =>
+      r.select.map(
+        (g) =>
+          new postgresql.Grant(
+            `${name}-select-${r.role}-${g.table}`,
+            {
+              database: spec.database,
+              role: r.role,
+              schema: "public",
+              objectType: g.columns ? "column" : "table",
+              objects: [g.table],
+              ...(g.columns ? { columns: [...g.columns] } : {}),
+              privileges: ["SELECT"],
+            },
+            opts,
+          ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,61 @@
+// Fail2ban: jails for sshd, Postfix (port 25 abuse and SASL failures), Dovecot
+// (IMAP, POP3 and submission logins) and recidive, banning through UFW. Every
+// jail reads a log file: Postfix and Dovecot write the mail log themselves,
+// and rsyslog writes sshd's auth.log, so the jails work with and without a
+// systemd journal. One push, checked with `fail2ban-client -t`.
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigPush, type HostConnection } from "../../core/push";
+import { installPackages, runScript } from "../../core/remote";
+import { type Fail2banConfArgs, JAILS, renderJailLocal } from "./render";
+
+export const FAIL2BAN_PACKAGES = ["fail2ban"] as const;
+/** Writes sshd's auth.log, which the sshd jail reads. */
+export const RSYSLOG_PACKAGE = "rsyslog";
+
+export interface Fail2banArgs extends Fail2banConfArgs {
+  readonly connection: HostConnection;
+  /** Resources to wait for (the firewall, Postfix, Dovecot). Default none. */
+  readonly dependsOn?: readonly pulumi.Resource[];
+}
+
+export class Fail2ban extends pulumi.ComponentResource {
+  /** Installed versions of fail2ban and rsyslog. */
+  readonly versions: pulumi.Output<string>;
+  /** The jails running. */
+  readonly ready: pulumi.Resource;
+
+  constructor(name: string, args: Fail2banArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailstack:fail2ban:Fail2ban", name, {}, opts);
+    const conn = args.connection;
+    const jail = renderJailLocal(args);
+    const after = { parent: this, dependsOn: [...(args.dependsOn ?? [])] };
+    // rsyslog and the log files the jails read come first: the fail2ban
+    // package starts Fail2ban on install, and a jail without its file fails
+    // the start, and so the install.
+    const rsyslog = installPackages(`${name}-rsyslog`, conn, [RSYSLOG_PACKAGE], after);
+    const logs = runScript(`${name}-logs`, conn, "fail2ban/logs.sh", [], {
+      parent: this,
+      dependsOn: [rsyslog],
+    });
+    const packages = installPackages(`${name}-packages`, conn, FAIL2BAN_PACKAGES, {
+      parent: this,
+      dependsOn: [logs],
+    });
+    const config = new ConfigPush(
+      `${name}-config`,
+      {
+        connection: conn,
+        files: [{ path: "/etc/fail2ban/jail.d/mailstack.local", content: jail }],
+        check: ["fail2ban-client -t >/dev/null"],
+        reload: { service: "fail2ban", action: "restart" },
+        verify: [
+          `for i in $(seq 100); do n=$(fail2ban-client status 2>/dev/null | sed -n 's/.*Number of jail:[[:space:]]*//p'); [ "$n" = ${JAILS.length} ] && exit 0; sleep 0.2; done; fail2ban-client status >&2; echo "Fail2ban does not run the ${JAILS.length} jails" >&2; exit 1`,
+        ],
+      },
+      { parent: this, dependsOn: [packages] },
+    );
+    this.versions = pulumi.interpolate`${rsyslog.stdout}\n${packages.stdout}`;
+    this.ready = config;
+    this.registerOutputs({ versions: this.versions });
+  }
+}

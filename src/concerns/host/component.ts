@@ -1,0 +1,197 @@
+// The host itself: reachability and OS check, base packages, identity
+// (hostname, mailname, time zone), unattended security upgrades, sshd
+// hardening and the firewall. Every config file goes through ConfigPush.
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
+import { installPackages, raw, runScript } from "../../core/remote";
+import { render } from "../../core/template";
+import type { HostOs } from "./settings";
+
+/** Packages every mail host gets, whatever else runs on it. */
+export const BASE_PACKAGES = [
+  "ca-certificates",
+  "iproute2",
+  "openssh-server",
+  "openssl",
+  "sudo",
+  "tzdata",
+  "ufw",
+  "unattended-upgrades",
+  "util-linux",
+] as const;
+
+export interface OpenPort {
+  readonly port: number;
+  readonly service: string;
+}
+
+export interface MailHostArgs {
+  readonly connection: HostConnection;
+  /** The OS the host must run. */
+  readonly os: HostOs;
+  /** Fully qualified host name. */
+  readonly hostname: string;
+  /** IANA time zone. */
+  readonly timezone: string;
+  /** Ports the firewall opens, SSH included. */
+  readonly openPorts: readonly OpenPort[];
+  /** PostgreSQL's port on the host's loopback: the one SSH forward allowed. */
+  readonly dbPort: number;
+  /** Extra sshd settings. */
+  readonly sshdOptions: Readonly<Record<string, string>>;
+  /** Daily unattended security upgrades. */
+  readonly unattendedUpgrades: boolean;
+}
+
+/** sshd drop-in. Pure. */
+export function renderSshd(
+  port: number,
+  dbPort: number,
+  options: Readonly<Record<string, string>> = {},
+): string {
+  const lines = Object.entries(options).map(([k, v]) => `${k} ${v}`);
+  return render("ssh/50-mailstack.conf", {
+    port,
+    dbPort,
+    extra: lines.length > 0 ? lines.join("\n") : "# (none)",
+  });
+}
+
+/** UFW rule list, one `allow PORT/tcp` per open port, sorted. Pure. */
+export function renderFirewallRules(ports: readonly OpenPort[]): string {
+  const rules = [...ports]
+    .sort((a, b) => a.port - b.port)
+    .map((p) => `allow ${p.port}/tcp # ${p.service}`)
+    .join("\n");
+  return render("ufw/firewall.rules", { rules });
+}
+
+/** APT periodic settings. Pure. */
+export function renderAutoUpgrades(enabled: boolean): string {
+  return render("host/20auto-upgrades", { enabled: enabled ? "1" : "0" }, "//");
+}
+
+/** Parses `name=version` lines printed by files/host/packages.sh. Pure. */
+export function parseVersions(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of stdout.split("\n")) {
+    const at = line.indexOf("=");
+    if (at > 0) out[line.slice(0, at)] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+export class MailHost extends pulumi.ComponentResource {
+  /** "debian 12 systemd" and the like. */
+  readonly os: pulumi.Output<string>;
+  /** Installed versions of the base packages. */
+  readonly versions: pulumi.Output<Record<string, string>>;
+  /** Everything that prepares the host, for later components to depend on. */
+  readonly ready: readonly pulumi.Resource[];
+
+  constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mailstack:host:MailHost", name, {}, opts);
+    const conn = args.connection;
+    const sshPort = args.openPorts.find((p) => p.service === "ssh")?.port;
+    if (sshPort === undefined) throw new pulumi.ResourceError("openPorts must include the ssh port", this);
+
+    // The first command waits for SSH (the connection retries) and stops on an unsupported OS.
+    const facts = runScript(`${name}-facts`, conn, "host/facts.sh", [args.os], { parent: this });
+    const packages = installPackages(`${name}-packages`, conn, BASE_PACKAGES, {
+      parent: this,
+      dependsOn: [facts],
+    });
+    const after = { parent: this, dependsOn: [packages] };
+
+    const identity = new ConfigPush(
+      `${name}-identity`,
+      {
+        connection: conn,
+        files: [
+          { path: "/etc/hostname", content: `${args.hostname}\n` },
+          // Read by Postfix and Debian tools as a bare name: no header.
+          { path: "/etc/mailname", content: `${args.hostname}\n` },
+          {
+            path: "/usr/local/sbin/mailstack-hostname",
+            content: raw("host/mailstack-hostname.sh"),
+            mode: "0755",
+          },
+        ],
+        reload: { command: "/usr/local/sbin/mailstack-hostname" },
+      },
+      after,
+    );
+
+    const zone = `/usr/share/zoneinfo/${args.timezone}`;
+    const timezone = new ConfigPush(
+      `${name}-timezone`,
+      {
+        connection: conn,
+        // tzdata reads /etc/timezone as a bare zone name: no header.
+        files: [{ path: "/etc/timezone", content: `${args.timezone}\n` }],
+        check: [`test -f ${shellQuote(zone)}`],
+        reload: { command: `ln -sfn ${shellQuote(zone)} /etc/localtime` },
+      },
+      after,
+    );
+
+    const upgrades = new ConfigPush(
+      `${name}-upgrades`,
+      {
+        connection: conn,
+        files: [
+          {
+            path: "/etc/apt/apt.conf.d/20auto-upgrades",
+            content: renderAutoUpgrades(args.unattendedUpgrades),
+          },
+        ],
+        check: ["apt-config dump >/dev/null"],
+      },
+      after,
+    );
+
+    const sshd = new ConfigPush(
+      `${name}-sshd`,
+      {
+        connection: conn,
+        files: [
+          {
+            path: "/etc/ssh/sshd_config.d/50-mailstack.conf",
+            content: renderSshd(sshPort, args.dbPort, args.sshdOptions),
+          },
+        ],
+        check: ["sshd -t"],
+        reload: { service: "ssh", action: "reload" },
+        // A new connection must still reach sshd before the push counts as done.
+        verify: [
+          `sleep 1; timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${sshPort}; head -c 4 <&3' | grep -q SSH-`,
+        ],
+      },
+      after,
+    );
+
+    // After sshd, so the firewall's lockout guard sees the port sshd really uses.
+    const firewall = new ConfigPush(
+      `${name}-firewall`,
+      {
+        connection: conn,
+        files: [
+          { path: "/etc/mailstack/firewall.rules", content: renderFirewallRules(args.openPorts) },
+          {
+            path: "/usr/local/sbin/mailstack-firewall",
+            content: raw("ufw/mailstack-firewall.sh"),
+            mode: "0755",
+          },
+        ],
+        check: ["/usr/local/sbin/mailstack-firewall --check /etc/mailstack/firewall.rules"],
+        reload: { command: "/usr/local/sbin/mailstack-firewall /etc/mailstack/firewall.rules" },
+      },
+      { parent: this, dependsOn: [packages, sshd] },
+    );
+
+    this.os = facts.stdout.apply((s) => s.trim());
+    this.versions = packages.stdout.apply(parseVersions);
+    this.ready = [identity, timezone, upgrades, sshd, firewall];
+    this.registerOutputs({ os: this.os, versions: this.versions });
+  }
+}

@@ -1,0 +1,45 @@
+// Every host path, socket, user and port that two or more concerns share.
+// A value used by one concern only stays in that concern's room.
+
+/** The one mail log of the host, written by Postfix's postlogd and by Dovecot; Fail2ban reads it. */
+export const MAIL_LOG = "/var/log/mail.log";
+
+/** Root of the mailboxes; each user's home is `<MAIL_ROOT>/<domain>/<localpart>`. */
+export const MAIL_ROOT = "/var/vmail";
+
+/** Default message size limit: 25 MiB, what the large providers accept. */
+export const DEFAULT_MESSAGE_SIZE_LIMIT = 25 * 1024 * 1024;
+
+/**
+ * Where Dovecot's submission service relays the mail it has accepted: a
+ * Postfix listener on loopback that trusts XCLIENT from this address only.
+ */
+export const SUBMISSION_RELAY = { host: "127.0.0.1", port: 10587 } as const;
+
+/** Where Postfix reaches Rspamd's milter (the proxy worker). */
+export const RSPAMD_MILTER = { host: "127.0.0.1", port: 11332 } as const;
+/** Rspamd's controller: statistics and Bayes training (Dovecot's sieve), loopback only. */
+export const RSPAMD_CONTROLLER = { host: "127.0.0.1", port: 11334 } as const;
+
+/** clamd's socket, as the ClamAV component configures it and Rspamd reaches it. */
+export const CLAMD_SOCKET = "/var/run/clamav/clamd.ctl";
+
+/** Where the DKIM private keys live on the host (Rspamd signs with them; backups keep them). */
+export const DKIM_KEY_DIR = "/var/lib/rspamd/dkim";
+
+/** Where PostgreSQL's socket lives on Debian and Ubuntu (Postfix's and Dovecot's lookups). */
+export const PG_SOCKET_DIR = "/var/run/postgresql";
+
+/** certbot's webroot: it writes each HTTP-01 token under .well-known/acme-challenge/; nginx serves it. */
+export const ACME_WEBROOT = "/var/lib/mailstack/acme";
+
+/** Ports the mission opens on every mail host, besides SSH. */
+export const MAIL_PORTS = [
+  { port: 25, service: "smtp" },
+  { port: 80, service: "http (ACME challenges)" },
+  { port: 443, service: "https" },
+  { port: 465, service: "smtps" },
+  { port: 587, service: "submission" },
+  { port: 993, service: "imaps" },
+  { port: 995, service: "pop3s" },
+] as const;

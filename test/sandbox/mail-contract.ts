@@ -1,0 +1,387 @@
+// Real mail against the deployed sandbox: Postfix and Dovecot as the stack
+// configured them, with the accounts of Pulumi.sandbox.yaml. Clients run on
+// this machine, as a sender or a user would: swaks for SMTP, curl for IMAP and
+// POP3, over the sandbox bridge. test/e2e.test.ts calls registerMailTests
+// right after deploying. Every message carries a token unique to this run, so
+// a case only counts mail it sent itself.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { shellQuote } from "../../src/core/push";
+import type { SandboxSsh } from "./lookups-contract";
+
+const STEP = 60_000;
+const RUN = randomBytes(4).toString("hex");
+const VMAIL = "/var/vmail";
+
+export interface Client {
+  code: number | null;
+  out: string;
+}
+
+export function tool(cmd: string, args: readonly string[]): Client {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  if (r.error) {
+    throw new Error(
+      `${cmd} could not run (${r.error.message}); install it on the test machine: apt-get install swaks curl`,
+    );
+  }
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Mail from outside (someone@outside.test) to `to` on port 25 of `host`, no login; `extra` swaks arguments. */
+export function inbound(
+  host: string,
+  to: string,
+  subject: string,
+  extra: readonly string[] = [],
+  timeout = 20,
+): Client {
+  return tool("swaks", [
+    ...["--server", host, "--port", "25", "--timeout", String(timeout)],
+    ...["--from", "someone@outside.test", "--to", to, "--header", `Subject: ${subject}`],
+    ...extra,
+  ]);
+}
+
+/** Server replies in a swaks transcript: "<-" plain, "<~" over TLS, "<**" and "<~*" errors. */
+export const replies = (t: Client): string[] =>
+  t.out
+    .split("\n")
+    .filter((l) => /^<[-~*]\*? /.test(l))
+    .map((l) => l.replace(/^<[-~*]\*? +/, ""));
+
+export function registerMailTests(ssh: SandboxSsh, host: string): void {
+  let n = 0;
+  /** A fresh subject token for one message. */
+  const token = () => `mailstack-${RUN}-${++n}`;
+
+  const swaks = (args: readonly string[]) => tool("swaks", ["--server", host, "--timeout", "20", ...args]);
+  /** Mail from outside to port 25, no login. */
+  const fromOutside = (to: string, subject = token()) => inbound(host, to, subject);
+  /** Mail from a user on 587 after STARTTLS (or 465 with implicit TLS). */
+  const submit = (
+    login: string,
+    password: string,
+    from: string,
+    to: string,
+    subject = token(),
+    port: 587 | 465 = 587,
+  ) =>
+    swaks([
+      ...(port === 587 ? ["--port", "587", "--tls"] : ["--port", "465", "--tls-on-connect"]),
+      ...["--auth", "PLAIN", "--auth-user", login, "--auth-password", password],
+      ...["--from", from, "--to", to, "--header", `Subject: ${subject}`],
+    ]);
+
+  /** grep -l over the message files (Maildir new/ and cur/, no index files) under `root`. */
+  const messages = (root: string, subject: string) =>
+    `find ${root} -type f \\( -path '*/Maildir/new/*' -o -path '*/Maildir/cur/*' \\) -exec grep -lF ${shellQuote(subject)} {} +`;
+  /** The message of `mailbox` (local@domain) with `subject`, waiting up to 10 s; "" if none. */
+  const delivered = (mailbox: string, subject: string): string => {
+    const [local, domain] = mailbox.split("@");
+    const root = `${VMAIL}/${domain}/${local}/Maildir`;
+    const r = ssh(
+      `for i in $(seq 50); do f=$(${messages(root, subject)} 2>/dev/null | head -1); [ -n "$f" ] && { cat "$f"; exit 0; }; sleep 0.2; done; exit 1`,
+    );
+    return r.code === 0 ? r.out : "";
+  };
+  /** Every message file that holds `subject`, in any mailbox. */
+  const anywhere = (subject: string): string =>
+    ssh(`${messages(VMAIL, subject)} 2>/dev/null || true`).out.trim();
+
+  describe("mail: delivery", () => {
+    it("to a mailbox lands in its Maildir", () => {
+      const s = token();
+      const t = fromOutside("alice@example.test", s);
+      expect(t.code, t.out).toBe(0);
+      expect(replies(t)).toContainEqual(expect.stringMatching(/^250 2\.0\.0 Ok: queued/));
+      const msg = delivered("alice@example.test", s);
+      expect(msg).toContain("Delivered-To: alice@example.test");
+      expect(msg).toContain(`Subject: ${s}`);
+    });
+
+    it("to an alias lands in its destination, and only there", () => {
+      const s = token();
+      expect(fromOutside("sales@example.test", s).code).toBe(0);
+      expect(delivered("alice@example.test", s)).toContain(`Subject: ${s}`);
+      expect(anywhere(s).split("\n")).toHaveLength(1);
+    });
+
+    it("to any address of a catch-all domain lands in the catch-all's mailbox", () => {
+      const s = token();
+      expect(fromOutside(`x-${RUN}@example.org`, s).code).toBe(0);
+      expect(delivered("frank@example.org", s)).toContain(`Subject: ${s}`);
+    });
+
+    it("to a plus address lands in the user's mailbox; an unknown user's plus address is refused", () => {
+      const s = token();
+      expect(fromOutside("alice+news@example.test", s).code).toBe(0);
+      expect(delivered("alice@example.test", s)).toContain(`Subject: ${s}`);
+      const t = fromOutside("nobody+news@example.test");
+      expect(replies(t)).toContainEqual(expect.stringMatching(/^550 5\.1\.1 /));
+    });
+
+    it("to an unknown recipient is rejected at RCPT TO with 550 5.1.1", () => {
+      const s = token();
+      const t = fromOutside("nobody@example.test", s);
+      expect(t.code).not.toBe(0);
+      expect(replies(t)).toContainEqual(
+        expect.stringMatching(/^550 5\.1\.1 <nobody@example\.test>: Recipient address rejected/),
+      );
+      // The catch-all of another domain does not apply here.
+      expect(anywhere(s)).toBe("");
+    });
+
+    it("to an inactive domain is refused: it is no longer ours", () => {
+      const s = token();
+      const t = fromOutside("dave@old.example.test", s);
+      expect(t.code).not.toBe(0);
+      expect(replies(t)).toContainEqual(
+        expect.stringMatching(/^554 5\.7\.1 <dave@old\.example\.test>: Relay/),
+      );
+      expect(anywhere(s)).toBe("");
+    });
+  });
+
+  describe("mail: relay and sending rights", () => {
+    it("refuses to relay for a client from outside, on port 25 and on 587 without a login", () => {
+      const t = fromOutside("someone@elsewhere.test");
+      expect(t.code).not.toBe(0);
+      expect(replies(t)).toContainEqual(expect.stringMatching(/^554 5\.7\.1 .*Relay access denied/));
+      const sub = swaks([
+        ...["--port", "587", "--tls", "--from", "someone@outside.test", "--to", "someone@elsewhere.test"],
+      ]);
+      expect(sub.code).not.toBe(0);
+      expect(replies(sub)).toContainEqual(expect.stringMatching(/^530 5\.7\.0 Authentication required/));
+      expect(replies(sub)).not.toContainEqual(expect.stringMatching(/^250 2\.0\.0 Ok: queued/));
+    });
+
+    it("refuses a logged-in user sending as someone else", () => {
+      const s = token();
+      const t = submit("alice@example.test", "alice-sandbox-pw", "bob@example.test", "bob@example.test", s);
+      expect(t.code).not.toBe(0);
+      expect(replies(t)).toContainEqual(expect.stringMatching(/^235 2\.7\.0 /));
+      expect(replies(t)).toContainEqual(
+        // Dovecot's submission service passes on Postfix's answer, recipient first.
+        expect.stringMatching(
+          /^553 5\.7\.1 (<bob@example\.test> )?<bob@example\.test>: Sender address rejected: not owned by user alice@example\.test$/,
+        ),
+      );
+      expect(anywhere(s)).toBe("");
+    });
+
+    it("lets a logged-in user send as an address granted to them", () => {
+      const s = token();
+      const t = submit("alice@example.test", "alice-sandbox-pw", "sales@example.test", "bob@example.test", s);
+      expect(t.code, t.out).toBe(0);
+      expect(delivered("bob@example.test", s)).toContain("From: sales@example.test");
+    });
+  });
+
+  describe("mail: submission logins", () => {
+    it("587 after STARTTLS: the right password sends, and the client's address is not in the headers", () => {
+      const s = token();
+      const t = submit("alice@example.test", "alice-sandbox-pw", "alice@example.test", "bob@example.test", s);
+      expect(t.code, t.out).toBe(0);
+      expect(replies(t)).toContainEqual(expect.stringMatching(/^235 2\.7\.0 /));
+      const msg = delivered("bob@example.test", s);
+      expect(msg).toContain(`Subject: ${s}`);
+      // Only Dovecot's LMTP Received header is left; the submission one named the client.
+      expect(msg).not.toMatch(/with ESMTPS?A/);
+      expect(msg).not.toContain("10.213.0.1");
+    });
+
+    it("465 with implicit TLS: the right password sends", () => {
+      const s = token();
+      const t = submit(
+        "alice@example.test",
+        "alice-sandbox-pw",
+        "alice@example.test",
+        "bob@example.test",
+        s,
+        465,
+      );
+      expect(t.code, t.out).toBe(0);
+      expect(delivered("bob@example.test", s)).toContain(`Subject: ${s}`);
+    });
+
+    it("a wrong password is refused with 535 and sends nothing", () => {
+      const s = token();
+      const t = submit("alice@example.test", "not-alice-pw", "alice@example.test", "bob@example.test", s);
+      expect(t.code).not.toBe(0);
+      expect(replies(t)).toContainEqual(expect.stringMatching(/^535 5\.7\.8 /));
+      expect(replies(t)).not.toContainEqual(expect.stringMatching(/^235 /));
+      expect(anywhere(s)).toBe("");
+    });
+
+    it("587 and 465 are Dovecot's; Postfix takes its relayed mail on loopback only", () => {
+      const listeners = ssh("ss -Hltnp '( sport = :587 or sport = :465 or sport = :10587 )'")
+        .out.split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => {
+          const local = l.trim().split(/\s+/)[3] ?? "";
+          // Postfix's master owns its listener; an smtpd may hold it too.
+          const names = [...l.matchAll(/\("([^"]+)"/g)].map((m) => m[1]);
+          const proc = names.includes("master") ? "master" : (names[0] ?? "?");
+          return `${local.replace(/^(0\.0\.0\.0|\*|\[::\]):/, "*:")} ${proc}`;
+        });
+      expect([...new Set(listeners)].sort()).toEqual([
+        "*:465 dovecot",
+        "*:587 dovecot",
+        "127.0.0.1:10587 master",
+      ]);
+    });
+
+    it("no AUTH without TLS: 587 offers it only after STARTTLS, port 25 never", () => {
+      // The right password: if the server offered AUTH in the clear, this would succeed.
+      const plain = swaks([
+        ...["--port", "587", "--auth", "PLAIN", "--auth-user", "alice@example.test"],
+        ...[
+          "--auth-password",
+          "alice-sandbox-pw",
+          "--from",
+          "alice@example.test",
+          "--to",
+          "bob@example.test",
+        ],
+      ]);
+      expect(plain.code).not.toBe(0);
+      expect(plain.out).toContain("Host did not advertise authentication");
+      expect(replies(plain)).toContainEqual("250-STARTTLS");
+      expect(replies(plain).some((l) => l.includes("AUTH"))).toBe(false);
+      const mx = swaks([
+        ...["--port", "25", "--tls", "--auth", "PLAIN", "--auth-user", "alice@example.test"],
+        ...[
+          "--auth-password",
+          "alice-sandbox-pw",
+          "--from",
+          "alice@example.test",
+          "--to",
+          "bob@example.test",
+        ],
+      ]);
+      expect(mx.code).not.toBe(0);
+      expect(mx.out).toContain("Host did not advertise authentication");
+    });
+  });
+
+  describe("mail: mailbox access", () => {
+    const curl = (url: string, user: string, password: string, extra: readonly string[] = []) =>
+      tool("curl", ["-sS", "--insecure", "--max-time", "20", "-u", `${user}:${password}`, ...extra, url]);
+
+    it(
+      "IMAPS: alice logs in, finds her message and fetches it; a wrong password is refused",
+      () => {
+        const s = token();
+        expect(fromOutside("alice@example.test", s).code).toBe(0);
+        expect(delivered("alice@example.test", s)).not.toBe("");
+        const search = curl(`imaps://${host}/INBOX`, "alice@example.test", "alice-sandbox-pw", [
+          "-X",
+          `UID SEARCH SUBJECT "${s}"`,
+        ]);
+        expect(search.code, search.out).toBe(0);
+        const uid = /^\* SEARCH (\d+)\s*$/m.exec(search.out)?.[1];
+        expect(uid, search.out).toMatch(/^\d+$/);
+        const fetched = curl(`imaps://${host}/INBOX;UID=${uid}`, "alice@example.test", "alice-sandbox-pw");
+        expect(fetched.code, fetched.out).toBe(0);
+        expect(fetched.out).toContain(`Subject: ${s}`);
+        const wrong = curl(`imaps://${host}/INBOX`, "alice@example.test", "not-alice-pw", ["-X", "NOOP"]);
+        // curl's 67: the server refused the login.
+        expect(wrong.code).toBe(67);
+      },
+      STEP,
+    );
+
+    it("POP3S: alice lists her messages; a wrong password is refused", () => {
+      const list = curl(`pop3s://${host}/`, "alice@example.test", "alice-sandbox-pw");
+      expect(list.code, list.out).toBe(0);
+      expect(list.out).toMatch(/^1 \d+\r?$/m);
+      expect(curl(`pop3s://${host}/`, "alice@example.test", "not-alice-pw").code).toBe(67);
+    });
+
+    it("POP3S: alice retrieves a message whole", () => {
+      const subject = token();
+      expect(replies(fromOutside("alice@example.test", subject))).toContainEqual(
+        expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
+      );
+      expect(delivered("alice@example.test", subject)).toContain(subject);
+      const list = curl(`pop3s://${host}/`, "alice@example.test", "alice-sandbox-pw");
+      const last = list.out.trim().split("\n").at(-1)?.split(" ")[0] ?? "";
+      const message = curl(`pop3s://${host}/${last}`, "alice@example.test", "alice-sandbox-pw");
+      expect(message.code, message.out).toBe(0);
+      expect(message.out).toContain(`Subject: ${subject}`);
+    });
+
+    it("only the TLS ports listen: IMAPS and POP3S, not IMAP 143 nor POP3 110", () => {
+      const ports = ssh("ss -Hltn '( sport = :143 or sport = :110 or sport = :993 or sport = :995 )'")
+        .out.split("\n")
+        .map((l) => /:(\d+)\s/.exec(l)?.[1])
+        .filter((p): p is string => p !== undefined);
+      expect([...new Set(ports)].sort()).toEqual(["993", "995"]);
+    });
+  });
+
+  describe("mail: mailbox features", () => {
+    it("a mailbox over its quota (quinn, 2K) refuses delivery with 552 5.2.2 and stores nothing", () => {
+      const subject = token();
+      const big = tool("swaks", [
+        ...["--server", host, "--timeout", "20", "--port", "25"],
+        ...[
+          "--from",
+          // The null sender: the bounce this provokes goes nowhere, so none is queued.
+          "<>",
+          "--to",
+          "quinn@example.test",
+          "--header",
+          `Subject: ${subject}`,
+        ],
+        ...["--body", "x".repeat(4096)],
+      ]);
+      // Postfix accepts from the client, then Dovecot refuses it at LMTP and Postfix bounces.
+      expect(replies(big)).toContainEqual(expect.stringMatching(/^250 2\.0\.0 Ok: queued/));
+      const log = ssh(
+        `for i in $(seq 50); do l=$(grep -F 'to=<quinn@example.test>' /var/log/mail.log | grep -F 'dsn=5.2.2' | tail -1); [ -n "$l" ] && { echo "$l"; exit 0; }; sleep 0.2; done; exit 1`,
+      );
+      expect(log.code, "no bounce for quinn in mail.log").toBe(0);
+      expect(log.out).toContain("552 5.2.2 <quinn@example.test> Quota exceeded");
+      expect(anywhere(subject)).toBe("");
+    });
+
+    it("a Sieve rule files a message into a folder; others stay in the inbox", () => {
+      const home = `${VMAIL}/example.test/bob`;
+      const rule =
+        'require ["fileinto", "mailbox"];\nif header :contains "subject" "[filed]" { fileinto :create "Filed"; }\n';
+      expect(
+        ssh(
+          `install -d -o vmail -g vmail ${home} && install -o vmail -g vmail -m 0600 /dev/stdin ${home}/.dovecot.sieve`,
+          rule,
+        ).code,
+      ).toBe(0);
+      try {
+        const filed = `[filed] ${token()}`;
+        const plain = token();
+        expect(replies(fromOutside("bob@example.test", filed))).toContainEqual(
+          expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
+        );
+        expect(replies(fromOutside("bob@example.test", plain))).toContainEqual(
+          expect.stringMatching(/^250 2\.0\.0 Ok: queued/),
+        );
+        expect(delivered("bob@example.test", plain)).toContain(plain);
+        const where = ssh(
+          `for i in $(seq 50); do f=$(grep -lF ${shellQuote(filed)} ${home}/Maildir/.Filed/new/* 2>/dev/null | head -1); [ -n "$f" ] && { echo "$f"; exit 0; }; sleep 0.2; done; exit 1`,
+        );
+        expect(where.code, "the filed message is not in bob's Filed folder").toBe(0);
+        expect(
+          ssh(`grep -lF ${shellQuote(filed)} ${home}/Maildir/new/* 2>/dev/null || true`).out.trim(),
+        ).toBe("");
+      } finally {
+        ssh(`rm -f ${home}/.dovecot.sieve ${home}/.dovecot.svbin`);
+      }
+    });
+
+    it("ManageSieve is off: nothing listens on 4190", () => {
+      expect(ssh("ss -Hltn 'sport = :4190'").out.trim()).toBe("");
+    });
+  });
+}
