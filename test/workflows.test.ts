@@ -258,6 +258,14 @@ describe("test.yml", () => {
       "hashFiles('package-lock.json', 'scripts/toolchain.sh', 'scripts/toolchain/**')",
     );
   });
+
+  it("caches the sandbox's images, keyed on scripts/sandbox.sh and the parts it sources", () => {
+    const cache = job.steps.find(
+      (s) => s.uses?.startsWith("actions/cache@") && s.with?.path === "~/.cache/mailstack/sandbox/*.tar.zst",
+    );
+    expect(cache, "a cache of the sandbox's images").toBeDefined();
+    expect(String(cache?.with?.key)).toContain("hashFiles('scripts/sandbox.sh', 'scripts/sandbox/*.sh')");
+  });
 });
 
 describe("both workflows", () => {
