@@ -5,7 +5,7 @@
 // reloads them, on the first issue and on every scheduled renewal.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection } from "./push";
-import { installPackages, raw, runScript } from "./remote";
+import { installPackages, parseVersions, raw, runScript } from "./remote";
 import { ACME_WEBROOT } from "./web";
 
 export const LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
@@ -73,7 +73,7 @@ export class AcmeCertificate extends pulumi.ComponentResource {
   /** What schedules the renewals. */
   readonly renewal: pulumi.Output<string>;
   /** Installed versions of certbot and its plugins. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: AcmeCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:tls:AcmeCertificate", name, {}, opts);
@@ -131,7 +131,7 @@ export class AcmeCertificate extends pulumi.ComponentResource {
     });
     this.summary = cert.stdout;
     this.renewal = schedule.stdout;
-    this.versions = packages.stdout;
-    this.registerOutputs({ summary: this.summary, renewal: this.renewal });
+    this.versions = packages.stdout.apply(parseVersions);
+    this.registerOutputs({ summary: this.summary, renewal: this.renewal, versions: this.versions });
   }
 }

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_SPEC } from "./database-spec";
 import { ConfigPush, type HostConnection, shellQuote } from "./push";
-import { installPackages, raw } from "./remote";
+import { installPackages, parseVersions, raw } from "./remote";
 import { DKIM_KEY_DIR } from "./rspamd";
 import type { BackupTarget } from "./storage";
 import { render } from "./template";
@@ -159,8 +159,8 @@ export class Backup extends pulumi.ComponentResource {
   readonly repository: pulumi.Output<string>;
   /** Backups configured and the repository reachable with the password. */
   readonly ready: pulumi.Resource;
-  /** Installed restic version. */
-  readonly versions: pulumi.Output<string>;
+  /** Installed versions of restic and cron. */
+  readonly versions: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:backup:Backup", name, {}, opts);
@@ -217,7 +217,7 @@ export class Backup extends pulumi.ComponentResource {
     );
     this.ready = secrets;
     this.repository = pulumi.all([t.endpoint, t.bucket]).apply(([e, b]) => resticRepository(e, b));
-    this.versions = packages.stdout;
-    this.registerOutputs({ repository: this.repository });
+    this.versions = packages.stdout.apply(parseVersions);
+    this.registerOutputs({ repository: this.repository, versions: this.versions });
   }
 }

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_MESSAGE_SIZE_LIMIT } from "./postfix";
 import { ConfigPush, type HostConnection } from "./push";
-import { installPackages, runScript } from "./remote";
+import { installPackages, parseVersions, runScript } from "./remote";
 import { CLAMD_SOCKET } from "./rspamd";
 import { render } from "./template";
 
@@ -74,7 +74,7 @@ export function clamavFiles(
 
 export class Clamav extends pulumi.ComponentResource {
   /** Installed versions of the ClamAV packages. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** clamd configured, its signatures loaded and its socket up: Rspamd depends on this. */
   readonly ready: pulumi.Resource;
 
@@ -109,7 +109,7 @@ export class Clamav extends pulumi.ComponentResource {
       { parent: this, dependsOn: [packages, signatures] },
     );
 
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }

@@ -18,7 +18,7 @@ import {
 } from "./database-spec";
 import { loadMigrations, renderMigrationPayload } from "./migrations";
 import { asRoot, ConfigPush, commandConnection, type HostConnection } from "./push";
-import { installPackages, script } from "./remote";
+import { installPackages, parseVersions, script } from "./remote";
 import { render } from "./template";
 import { startTunnel, type TunnelOpener } from "./tunnel";
 
@@ -69,6 +69,8 @@ export class MailDatabase extends pulumi.ComponentResource {
   readonly postgresVersion: number;
   /** The migrations runner's summary line. */
   readonly migrations: pulumi.Output<string>;
+  /** Installed versions of the PostgreSQL packages. */
+  readonly versions: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: MailDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:database:MailDatabase", name, {}, opts);
@@ -181,7 +183,8 @@ export class MailDatabase extends pulumi.ComponentResource {
 
     this.postgresVersion = version;
     this.migrations = migrations.stdout;
-    this.registerOutputs({ postgresVersion: version, migrations: this.migrations });
+    this.versions = server.stdout.apply(parseVersions);
+    this.registerOutputs({ postgresVersion: version, migrations: this.migrations, versions: this.versions });
   }
 
   /** Roles, database and schema rights through @pulumi/postgresql. */

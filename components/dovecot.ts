@@ -14,7 +14,7 @@ import { lookupRole, PG_SOCKET_DIR, renderDovecotSql } from "./lookups";
 import { OBOX_INCLUDE } from "./obox";
 import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "./postfix";
 import { ConfigPush, type HostConnection, shellQuote } from "./push";
-import { installPackages, runScript } from "./remote";
+import { installPackages, parseVersions, runScript } from "./remote";
 import { RSPAMD_CONTROLLER } from "./rspamd";
 import { fill, ROOT, render } from "./template";
 
@@ -335,8 +335,8 @@ export function dovecotFiles(
 }
 
 export class Dovecot extends pulumi.ComponentResource {
-  /** Installed versions of the Dovecot packages. */
-  readonly versions: pulumi.Output<string>;
+  /** Installed versions of the Dovecot packages (Dovecot Pro's in obox mode). */
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** The push's summary line. */
   readonly result: pulumi.Output<string>;
   /** Dovecot installed, configured and running, its sockets in place: depend on this. */
@@ -421,7 +421,7 @@ export class Dovecot extends pulumi.ComponentResource {
       { parent: this, dependsOn: [packages, vmail, ...(secret ? [secret] : [])] },
     );
 
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.result = config.result;
     this.ready = config;
     this.registerOutputs({ versions: this.versions, result: this.result });

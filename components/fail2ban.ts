@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MAIL_LOG } from "./postfix";
 import { ConfigPush, type HostConnection } from "./push";
-import { installPackages, runScript } from "./remote";
+import { installPackages, parseVersions, runScript } from "./remote";
 import { render } from "./template";
 
 export const FAIL2BAN_PACKAGES = ["fail2ban"] as const;
@@ -89,7 +89,7 @@ export function renderJailLocal(args: Fail2banConfArgs): string {
 
 export class Fail2ban extends pulumi.ComponentResource {
   /** Installed versions of fail2ban and rsyslog. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** The jails running. */
   readonly ready: pulumi.Resource;
 
@@ -123,7 +123,7 @@ export class Fail2ban extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [packages] },
     );
-    this.versions = pulumi.interpolate`${rsyslog.stdout}\n${packages.stdout}`;
+    this.versions = pulumi.interpolate`${rsyslog.stdout}\n${packages.stdout}`.apply(parseVersions);
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }

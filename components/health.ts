@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type DnsRecord, rdata } from "./dns-records";
 import { ConfigPush, type HostConnection, shellQuote } from "./push";
-import { installPackages, raw } from "./remote";
+import { installPackages, parseVersions, raw } from "./remote";
 import { render } from "./template";
 
 export interface HealthSettings {
@@ -138,6 +138,9 @@ export interface HealthArgs {
 }
 
 export class HealthCheck extends pulumi.ComponentResource {
+  /** Installed versions of dig's package and cron. */
+  readonly versions: pulumi.Output<Record<string, string>>;
+
   constructor(name: string, args: HealthArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:health:HealthCheck", name, {}, opts);
     // dig, for the DNS check; cron, for the schedule.
@@ -176,6 +179,7 @@ export class HealthCheck extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [packages] },
     );
-    this.registerOutputs({});
+    this.versions = packages.stdout.apply(parseVersions);
+    this.registerOutputs({ versions: this.versions });
   }
 }

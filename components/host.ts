@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HostOs } from "../config";
 import { ConfigPush, type HostConnection, shellQuote } from "./push";
-import { installPackages, raw, runScript } from "./remote";
+import { installPackages, parseVersions, raw, runScript } from "./remote";
 import { render } from "./template";
 
 /** Packages every mail host gets, whatever else runs on it. */
@@ -69,16 +69,6 @@ export function renderFirewallRules(ports: readonly OpenPort[]): string {
 /** APT periodic settings. Pure. */
 export function renderAutoUpgrades(enabled: boolean): string {
   return render("host/20auto-upgrades", { enabled: enabled ? "1" : "0" }, "//");
-}
-
-/** Parses `name=version` lines printed by files/host/packages.sh. Pure. */
-export function parseVersions(stdout: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of stdout.split("\n")) {
-    const at = line.indexOf("=");
-    if (at > 0) out[line.slice(0, at)] = line.slice(at + 1).trim();
-  }
-  return out;
 }
 
 export class MailHost extends pulumi.ComponentResource {

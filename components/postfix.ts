@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DATABASE_SPEC, type DatabaseSpec } from "./database-spec";
 import { POSTFIX_MAPS, renderPostfixMaps } from "./lookups";
 import { asRoot, ConfigPush, commandConnection, type HostConnection } from "./push";
-import { installPackages } from "./remote";
+import { installPackages, parseVersions } from "./remote";
 import { render } from "./template";
 
 /** Postfix and the PostgreSQL map client. */
@@ -139,7 +139,7 @@ export function postfixFiles(
 
 export class Postfix extends pulumi.ComponentResource {
   /** Installed versions of the Postfix packages. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** The push's summary line. */
   readonly result: pulumi.Output<string>;
   /** Postfix installed, configured and running: depend on this. */
@@ -188,7 +188,7 @@ export class Postfix extends pulumi.ComponentResource {
       { parent: this, dependsOn: [packages] },
     );
 
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.result = config.result;
     this.ready = config;
     this.registerOutputs({ versions: this.versions, result: this.result });

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { DkimKey } from "./dkim";
 import { ConfigPush, type HostConnection, shellQuote } from "./push";
-import { installPackages } from "./remote";
+import { installPackages, parseVersions } from "./remote";
 import { render } from "./template";
 
 export const RSPAMD_PACKAGES = ["rspamd", "redis-server"] as const;
@@ -175,7 +175,7 @@ export function rspamdFiles(args: RspamdConfArgs): { readonly path: string; read
 
 export class Rspamd extends pulumi.ComponentResource {
   /** Installed versions of rspamd and redis-server. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** Rspamd configured and running, its milter listening: Postfix depends on this. */
   readonly ready: pulumi.Resource;
 
@@ -234,7 +234,7 @@ export class Rspamd extends pulumi.ComponentResource {
       { parent: this, dependsOn: [packages, ...(dkim ? [dkim] : [])] },
     );
 
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type MtaStsSettings, mtaStsPolicy } from "./dns-records";
 import { ConfigPush, type HostConnection, type PushFile } from "./push";
-import { installPackages, runScript } from "./remote";
+import { installPackages, parseVersions, runScript } from "./remote";
 import { fill, ROOT, render } from "./template";
 
 export const NGINX_PACKAGES = ["nginx"] as const;
@@ -95,7 +95,7 @@ export function webFiles(args: WebConfArgs): PushFile[] {
 
 export class WebServer extends pulumi.ComponentResource {
   /** Installed nginx version. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** nginx serving its config: certbot's webroot answers from here on. */
   readonly ready: pulumi.Resource;
 
@@ -121,7 +121,7 @@ export class WebServer extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [prepare] },
     );
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { parseVersions, renderAutoUpgrades, renderFirewallRules, renderSshd } from "../components/host";
+import { renderAutoUpgrades, renderFirewallRules, renderSshd } from "../components/host";
 import { openPorts } from "../components/mailstack";
 import { renderPayload, shellQuote, validatePush } from "../components/push";
+import { parseVersions } from "../components/remote";
 import { fill } from "../components/template";
 
 describe("strict templates", () => {

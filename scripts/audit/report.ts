@@ -7,7 +7,7 @@
 // of a secret (ciphertext, a PEM, a password hash).
 import * as crypto from "node:crypto";
 import { BACKUP_CONF } from "../../components/backup";
-import { parseVersions } from "../../components/host";
+import { parseVersions } from "../../components/remote";
 import { type PolicyFinding, type PolicyRule, parsePush } from "../../policy/rules";
 import {
   type AccountRows,
