@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderAutoUpgrades, renderFirewallRules, renderSshd } from "../components/host";
-import { openPorts } from "../components/mailstack";
+import { mergeVersions, openPorts } from "../components/mailstack";
 import { renderPayload, shellQuote, validatePush } from "../components/push";
 import { parseVersions } from "../components/remote";
 import { fill } from "../components/template";
@@ -44,6 +44,15 @@ describe("rendered host files", () => {
       ufw: "0.36.2-1",
       "openssh-server": "1:9.2p1-2",
     });
+  });
+  it("merges the components' versions sorted by package name, the later record winning a package both list", () => {
+    const merged = mergeVersions([
+      { ufw: "0.36.2-1", cron: "3.0pl1-162" },
+      {},
+      { restic: "0.14.0-1", cron: "3.0pl1-163" },
+    ]);
+    expect(merged).toEqual({ cron: "3.0pl1-163", restic: "0.14.0-1", ufw: "0.36.2-1" });
+    expect(Object.keys(merged)).toEqual(["cron", "restic", "ufw"]);
   });
 });
 
