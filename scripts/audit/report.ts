@@ -7,7 +7,6 @@
 // of a secret (ciphertext, a PEM, a password hash).
 import * as crypto from "node:crypto";
 import { BACKUP_CONF } from "../../components/backup";
-import { parseVersions } from "../../components/remote";
 import { type PolicyFinding, type PolicyRule, parsePush } from "../../policy/rules";
 import {
   type AccountRows,
@@ -409,19 +408,6 @@ function backupOf(state: StackState, out: Outputs): BackupAudit | { readonly sto
 }
 
 function versionsOf(state: StackState, out: Outputs, pins: Readonly<Record<string, string>>) {
-  const packages = new Map<string, { version: string; installedBy: string }>();
-  for (const r of state.resources) {
-    // installPackages (components/remote.ts) runs files/host/packages.sh with "packages.sh" as $0.
-    const create = str(r.inputs.create) ?? "";
-    const stdout = str(r.outputs.stdout);
-    if (r.type !== "command:remote:Command" || !/' packages\.sh( |$)/m.test(create) || !stdout) continue;
-    for (const [name, version] of Object.entries(parseVersions(stdout))) {
-      packages.set(name, { version, installedBy: r.name });
-    }
-  }
-  for (const [name, version] of Object.entries(out.versions ?? {})) {
-    if (!packages.has(name)) packages.set(name, { version, installedBy: "the versions output" });
-  }
   const plugins = new Map<string, { name: string; kind: string; version: string }>();
   for (const p of state.plugins) plugins.set(`${p.kind} ${p.name} ${p.version}`, p);
   for (const r of state.resources.filter((x) => x.type.startsWith("pulumi:providers:"))) {
@@ -433,8 +419,8 @@ function versionsOf(state: StackState, out: Outputs, pins: Readonly<Record<strin
     mailstack: out.mailstackVersion ?? null,
     pulumiCli: state.cliVersion ?? null,
     plugins: [...plugins.values()].sort((a, b) => a.name.localeCompare(b.name)),
-    packages: [...packages.entries()]
-      .map(([name, p]) => ({ name, ...p }))
+    packages: Object.entries(out.versions ?? {})
+      .map(([name, version]) => ({ name, version }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     npm: Object.fromEntries(Object.entries(pins).sort(([a], [b]) => a.localeCompare(b))),
   };
@@ -546,9 +532,9 @@ export function buildAudit(input: AuditInput) {
   const policy = policyOf(input.policy);
   const checks = checksOf(out, dns.zones, dkim);
 
-  const missing = (["hostname", "openPorts", "dkimRecords", "dnsZones", "tls", "backup"] as const).filter(
-    (k) => out[k] === undefined,
-  );
+  const missing = (
+    ["hostname", "openPorts", "dkimRecords", "dnsZones", "tls", "backup", "versions"] as const
+  ).filter((k) => out[k] === undefined);
   const warnings = [
     ...missing.map(
       (k) => `the stack has no readable ${k} output: run pulumi up with this version of mailstack`,
@@ -855,11 +841,11 @@ export function renderMarkdown(r: AuditReport): string {
       ],
     ),
     "",
-    "Packages on the host, as installed at the last pulumi up:",
+    "Packages on the host, from the versions output: what each component's install printed when it last ran.",
     "",
     ...table(
-      ["Package", "Version", "Installed by"],
-      r.versions.packages.map((p) => [p.name, p.version, p.installedBy]),
+      ["Package", "Version"],
+      r.versions.packages.map((p) => [p.name, p.version]),
     ),
     "",
     `## ${heading.deliverability}`,
