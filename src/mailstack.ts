@@ -56,6 +56,17 @@ export function healthServices(localDatabase: boolean): string[] {
   ];
 }
 
+/**
+ * Every component's package versions as one record, sorted by package name so
+ * the output reads the same on every run. A package two components install
+ * (cron) is one dpkg entry on the host; should their records still disagree,
+ * the later in `records` wins. Pure.
+ */
+export function mergeVersions(records: readonly Readonly<Record<string, string>>[]): Record<string, string> {
+  const merged = Object.assign({}, ...records) as Record<string, string>;
+  return Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
 export class MailStack extends pulumi.ComponentResource {
   /** Audit outputs. None of them holds a secret. */
   readonly host: string;
@@ -63,6 +74,7 @@ export class MailStack extends pulumi.ComponentResource {
   readonly openPorts: readonly OpenPort[];
   readonly domains: readonly string[];
   readonly os: pulumi.Output<string>;
+  /** Package name to installed version, from every component that installs packages. */
   readonly versions: pulumi.Output<Record<string, string>>;
   readonly database: { readonly mode: string; readonly postgresVersion: number };
   readonly migrations: pulumi.Output<string>;
@@ -280,8 +292,9 @@ export class MailStack extends pulumi.ComponentResource {
       );
     }
     // Backups into the bucket: every daemon whose data they hold is in place first.
+    let backup: Backup | undefined;
     if (storage && cfg.backup.password) {
-      const backup = new Backup(
+      backup = new Backup(
         `${name}-backup`,
         {
           connection,
@@ -337,7 +350,7 @@ export class MailStack extends pulumi.ComponentResource {
 
     // mailstack-health: every daemon above, the queue, the log, the
     // certificate, the backups and these records.
-    new HealthCheck(
+    const health = new HealthCheck(
       `${name}-health`,
       {
         connection,
@@ -357,7 +370,21 @@ export class MailStack extends pulumi.ComponentResource {
     this.openPorts = ports;
     this.domains = cfg.domains.map((d) => d.name);
     this.os = host.os;
-    this.versions = host.versions;
+    // Every component that installs packages, in the order declared above (see mergeVersions).
+    const installers = [
+      host,
+      database,
+      clamav,
+      rspamd,
+      postfix,
+      dovecot,
+      web,
+      acme,
+      backup,
+      fail2ban,
+      health,
+    ];
+    this.versions = pulumi.all(installers.flatMap((c) => (c ? [c.versions] : []))).apply(mergeVersions);
     this.database = { mode: cfg.database.mode, postgresVersion: database.postgresVersion };
     this.migrations = database.migrations;
     this.dkimRecords = pulumi.all(

@@ -391,11 +391,7 @@ describe("the audit report of the sandbox fixture", () => {
       plugins: [{ name: "command", kind: "resource", version: "1.2.1" }],
       npm: { "@pulumi/pulumi": "3.248.0" },
     });
-    expect(report.versions.packages).toContainEqual({
-      name: "postfix",
-      version: "3.7.11-0+deb12u1",
-      installedBy: "mail-postfix-packages",
-    });
+    expect(report.versions.packages).toContainEqual({ name: "postfix", version: "3.7.11-0+deb12u1" });
     expect(report.versions.packages.map((p) => p.name)).toEqual(
       expect.arrayContaining([
         "dovecot-core",
@@ -408,6 +404,31 @@ describe("the audit report of the sandbox fixture", () => {
       ]),
     );
     expect(markdown).toContain("| plugin command (resource) | 1.2.1 |");
+    expect(markdown).toContain("| postfix | 3.7.11-0+deb12u1 |");
+  });
+
+  it("takes the host packages from the versions output alone, never from the commands in the state", () => {
+    const outputs = load("outputs.json") as Record<string, Json>;
+    const versions = outputs.versions as Record<string, string>;
+    // The commands still print their versions, but the output is gone: no package is listed.
+    const { versions: _, ...withoutVersions } = outputs;
+    const bare = buildAudit(input({ outputs: withoutVersions }));
+    expect(bare.versions.packages).toEqual([]);
+    expect(bare.summary.warnings).toContain(
+      "the stack has no readable versions output: run pulumi up with this version of mailstack",
+    );
+    // The commands print nothing, and every package of the output is still there, sorted.
+    const doc = load("export.json");
+    for (const r of resources(doc)) {
+      if (r.type === "command:remote:Command") (r.outputs as Record<string, Json>).stdout = "";
+    }
+    const fromOutput = buildAudit(input({ export: doc }));
+    expect(fromOutput.versions.packages).toEqual(
+      Object.entries(versions)
+        .map(([name, version]) => ({ name, version }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    );
+    expect(fromOutput.versions.packages.length).toBeGreaterThan(20);
   });
 
   it("ticks the deliverability checklist from the records, PTR and port 25 left to check by hand", () => {

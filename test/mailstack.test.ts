@@ -7,9 +7,21 @@ const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nSECRET-KEY-MATERIAL\n-----END OPENSSH PRIVATE KEY-----\n";
 
-setup((name) =>
-  name.endsWith("-packages") ? "ufw=0.36.2-1\nopenssh-server=1:9.2p1-2+deb12u3\n" : "debian 12 sysv\n",
-);
+/** What each package install prints (files/host/packages.sh), by command; every other command prints the OS. */
+const INSTALLS: Readonly<Record<string, string>> = {
+  "mail-host-packages": "ufw=0.36.2-1\nopenssh-server=1:9.2p1-2+deb12u3\n",
+  "mail-db-server": "postgresql=15+248+deb12u2\npostgresql-client=15+248+deb12u2\n",
+  "mail-clamav-packages": "clamav-daemon=1.4.6+dfsg-0+deb12u1\nclamav-freshclam=1.4.6+dfsg-0+deb12u1\n",
+  "mail-rspamd-packages": "redis-server=5:7.0.15-1~deb12u10\nrspamd=3.4-1\n",
+  "mail-postfix-packages": "postfix=3.7.11-0+deb12u1\npostfix-pgsql=3.7.11-0+deb12u1\n",
+  "mail-dovecot-packages": "dovecot-core=1:2.3.19.1+dfsg1-2.1+deb12u7\n",
+  "mail-web-packages": "nginx=1.22.1-9+deb12u11\n",
+  "mail-backup-packages": "cron=3.0pl1-162\nrestic=0.14.0-1+b5\n",
+  "mail-fail2ban-rsyslog": "rsyslog=8.2302.0-1+deb12u2\n",
+  "mail-fail2ban-packages": "fail2ban=1.0.2-2\n",
+  "mail-health-packages": "bind9-dnsutils=1:9.18.41-1~deb12u1\ncron=3.0pl1-162\n",
+};
+setup((name) => INSTALLS[name] ?? "debian 12 sysv\n");
 
 // Imported after the mocks are set, as Pulumi requires.
 let stack: import("../src/mailstack").MailStack;
@@ -158,9 +170,29 @@ describe("MailStack", () => {
     expect(stdin).toContain("\nPasswordAuthentication no\n");
   });
 
-  it("audit outputs carry versions and no secret", async () => {
+  it("audit outputs carry every component's package versions, sorted by name, and no secret", async () => {
     const versions = await settle(stack.versions);
-    expect(versions.value).toEqual({ ufw: "0.36.2-1", "openssh-server": "1:9.2p1-2+deb12u3" });
+    expect(versions.value).toEqual({
+      "bind9-dnsutils": "1:9.18.41-1~deb12u1",
+      "clamav-daemon": "1.4.6+dfsg-0+deb12u1",
+      "clamav-freshclam": "1.4.6+dfsg-0+deb12u1",
+      cron: "3.0pl1-162",
+      "dovecot-core": "1:2.3.19.1+dfsg1-2.1+deb12u7",
+      fail2ban: "1.0.2-2",
+      nginx: "1.22.1-9+deb12u11",
+      "openssh-server": "1:9.2p1-2+deb12u3",
+      postfix: "3.7.11-0+deb12u1",
+      "postfix-pgsql": "3.7.11-0+deb12u1",
+      postgresql: "15+248+deb12u2",
+      "postgresql-client": "15+248+deb12u2",
+      "redis-server": "5:7.0.15-1~deb12u10",
+      restic: "0.14.0-1+b5",
+      rspamd: "3.4-1",
+      rsyslog: "8.2302.0-1+deb12u2",
+      ufw: "0.36.2-1",
+    });
+    const names = Object.keys(versions.value);
+    expect(names).toEqual([...names].sort());
     expect(versions.secret).toBe(false);
     const os = await settle(stack.os);
     expect(os).toEqual({ value: "debian 12 sysv", secret: false });

@@ -86,11 +86,9 @@ describe("the operator guide", () => {
     const table = GUIDE.split("## Troubleshooting")[1]?.split("Pulumi's own messages")[0] ?? "";
     const quoted = [...table.matchAll(/^\| `([^`]+)` +\|/gm)].map((m) => m[1] ?? "");
     expect(quoted.length).toBeGreaterThan(20);
-    const sources = [
-      "index.ts",
-      ...files(path.join(ROOT, "src")),
-      ...files(path.join(ROOT, "files")),
-    ].map((f) => fs.readFileSync(path.resolve(ROOT, f), "utf8"));
+    const sources = ["index.ts", ...files(path.join(ROOT, "src")), ...files(path.join(ROOT, "files"))].map(
+      (f) => fs.readFileSync(path.resolve(ROOT, f), "utf8"),
+    );
     expect(quoted.filter((q) => !sources.some((s) => s.includes(q)))).toEqual([]);
   });
 

@@ -37,7 +37,7 @@ export function runScript(
   );
 }
 
-/** Installs packages if missing (files/host/packages.sh); stdout lists name=version. */
+/** Installs packages if missing (files/host/packages.sh); stdout lists name=version (parseVersions). */
 export function installPackages(
   name: string,
   conn: HostConnection,
@@ -45,4 +45,14 @@ export function installPackages(
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
   return runScript(name, conn, "host/packages.sh", packages, opts);
+}
+
+/** Parses the `name=version` lines of files/host/packages.sh's stdout; other lines are skipped. Pure. */
+export function parseVersions(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of stdout.split("\n")) {
+    const at = line.indexOf("=");
+    if (at > 0) out[line.slice(0, at)] = line.slice(at + 1).trim();
+  }
+  return out;
 }

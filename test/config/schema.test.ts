@@ -34,7 +34,7 @@ describe("the config schema", () => {
       sshPort: { type: "integer", default: 22, description: "d", example: "22" },
     });
     expect(block).toContain(
-      '  domains:\n    type: array\n    items:\n      type: object\n    description: "With \\"quotes\\""',
+      "  domains:\n    type: array\n    items:\n      type: object\n    description: 'With \"quotes\"'",
     );
     expect(block).toContain("  sshdOptions:\n    type: object\n    default: {}\n");
     expect(block).toContain("  sshPort:\n    type: integer\n    default: 22\n");

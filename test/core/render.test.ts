@@ -1,13 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  parseVersions,
-  renderAutoUpgrades,
-  renderFirewallRules,
-  renderSshd,
-} from "../../src/concerns/host/component";
+import { renderAutoUpgrades, renderFirewallRules, renderSshd } from "../../src/concerns/host/component";
 import { renderPayload, shellQuote, validatePush } from "../../src/core/push";
+import { parseVersions } from "../../src/core/remote";
 import { fill } from "../../src/core/template";
-import { openPorts } from "../../src/mailstack";
+import { mergeVersions, openPorts } from "../../src/mailstack";
 
 describe("strict templates", () => {
   it("fills placeholders", () => {
@@ -48,6 +44,15 @@ describe("rendered host files", () => {
       ufw: "0.36.2-1",
       "openssh-server": "1:9.2p1-2",
     });
+  });
+  it("merges the components' versions sorted by package name, the later record winning a package both list", () => {
+    const merged = mergeVersions([
+      { ufw: "0.36.2-1", cron: "3.0pl1-162" },
+      {},
+      { restic: "0.14.0-1", cron: "3.0pl1-163" },
+    ]);
+    expect(merged).toEqual({ cron: "3.0pl1-163", restic: "0.14.0-1", ufw: "0.36.2-1" });
+    expect(Object.keys(merged)).toEqual(["cron", "restic", "ufw"]);
   });
 });
 

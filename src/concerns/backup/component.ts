@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DKIM_KEY_DIR, MAIL_ROOT } from "../../core/host-layout";
 import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
-import { installPackages, raw } from "../../core/remote";
+import { installPackages, parseVersions, raw } from "../../core/remote";
 import { render } from "../../core/template";
 import { DATABASE_SPEC } from "../database/spec";
 import { type BackupSettings, backupProblems } from "./settings";
@@ -110,8 +110,8 @@ export class Backup extends pulumi.ComponentResource {
   readonly repository: pulumi.Output<string>;
   /** Backups configured and the repository reachable with the password. */
   readonly ready: pulumi.Resource;
-  /** Installed restic version. */
-  readonly versions: pulumi.Output<string>;
+  /** Installed versions of restic and cron. */
+  readonly versions: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:backup:Backup", name, {}, opts);
@@ -168,7 +168,7 @@ export class Backup extends pulumi.ComponentResource {
     );
     this.ready = secrets;
     this.repository = pulumi.all([t.endpoint, t.bucket]).apply(([e, b]) => resticRepository(e, b));
-    this.versions = packages.stdout;
-    this.registerOutputs({ repository: this.repository });
+    this.versions = packages.stdout.apply(parseVersions);
+    this.registerOutputs({ repository: this.repository, versions: this.versions });
   }
 }

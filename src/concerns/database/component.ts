@@ -8,7 +8,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { asRoot, ConfigPush, commandConnection, type HostConnection } from "../../core/push";
-import { installPackages, script } from "../../core/remote";
+import { installPackages, parseVersions, script } from "../../core/remote";
 import { render } from "../../core/template";
 import { startTunnel, type TunnelOpener } from "../../core/tunnel";
 import type { HostOs } from "../host/settings";
@@ -64,6 +64,8 @@ export class MailDatabase extends pulumi.ComponentResource {
   readonly postgresVersion: number;
   /** The migrations runner's summary line. */
   readonly migrations: pulumi.Output<string>;
+  /** Installed versions of the PostgreSQL packages. */
+  readonly versions: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: MailDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:database:MailDatabase", name, {}, opts);
@@ -176,7 +178,8 @@ export class MailDatabase extends pulumi.ComponentResource {
 
     this.postgresVersion = version;
     this.migrations = migrations.stdout;
-    this.registerOutputs({ postgresVersion: version, migrations: this.migrations });
+    this.versions = server.stdout.apply(parseVersions);
+    this.registerOutputs({ postgresVersion: version, migrations: this.migrations, versions: this.versions });
   }
 
   /** Roles, database and schema rights through @pulumi/postgresql. */

@@ -17,7 +17,7 @@ import {
   SUBMISSION_RELAY,
 } from "../../core/host-layout";
 import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
-import { installPackages, runScript } from "../../core/remote";
+import { installPackages, parseVersions, runScript } from "../../core/remote";
 import { fill, ROOT, render } from "../../core/template";
 import { lookupRole, renderDovecotSql } from "../database/lookups";
 import { DATABASE_SPEC, type DatabaseSpec } from "../database/spec";
@@ -340,8 +340,8 @@ export function dovecotFiles(
 }
 
 export class Dovecot extends pulumi.ComponentResource {
-  /** Installed versions of the Dovecot packages. */
-  readonly versions: pulumi.Output<string>;
+  /** Installed versions of the Dovecot packages (Dovecot Pro's in obox mode). */
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** The push's summary line. */
   readonly result: pulumi.Output<string>;
   /** Dovecot installed, configured and running, its sockets in place: depend on this. */
@@ -426,7 +426,7 @@ export class Dovecot extends pulumi.ComponentResource {
       { parent: this, dependsOn: [packages, vmail, ...(secret ? [secret] : [])] },
     );
 
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.result = config.result;
     this.ready = config;
     this.registerOutputs({ versions: this.versions, result: this.result });

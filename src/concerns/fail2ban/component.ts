@@ -5,7 +5,7 @@
 // systemd journal. One push, checked with `fail2ban-client -t`.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection } from "../../core/push";
-import { installPackages, runScript } from "../../core/remote";
+import { installPackages, parseVersions, runScript } from "../../core/remote";
 import { type Fail2banConfArgs, JAILS, renderJailLocal } from "./render";
 
 export const FAIL2BAN_PACKAGES = ["fail2ban"] as const;
@@ -20,7 +20,7 @@ export interface Fail2banArgs extends Fail2banConfArgs {
 
 export class Fail2ban extends pulumi.ComponentResource {
   /** Installed versions of fail2ban and rsyslog. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** The jails running. */
   readonly ready: pulumi.Resource;
 
@@ -54,7 +54,7 @@ export class Fail2ban extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [packages] },
     );
-    this.versions = pulumi.interpolate`${rsyslog.stdout}\n${packages.stdout}`;
+    this.versions = pulumi.interpolate`${rsyslog.stdout}\n${packages.stdout}`.apply(parseVersions);
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CLAMD_SOCKET, DEFAULT_MESSAGE_SIZE_LIMIT } from "../../core/host-layout";
 import { ConfigPush, type HostConnection } from "../../core/push";
-import { installPackages, runScript } from "../../core/remote";
+import { installPackages, parseVersions, runScript } from "../../core/remote";
 import { render } from "../../core/template";
 
 /** clamd; the package pulls in clamav-freshclam, which signatures.sh turns on or off. */
@@ -73,7 +73,7 @@ export function clamavFiles(
 
 export class Clamav extends pulumi.ComponentResource {
   /** Installed versions of the ClamAV packages. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** clamd configured, its signatures loaded and its socket up: Rspamd depends on this. */
   readonly ready: pulumi.Resource;
 
@@ -108,7 +108,7 @@ export class Clamav extends pulumi.ComponentResource {
       { parent: this, dependsOn: [packages, signatures] },
     );
 
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CLAMD_SOCKET, DKIM_KEY_DIR, RSPAMD_CONTROLLER, RSPAMD_MILTER } from "../../core/host-layout";
 import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
-import { installPackages } from "../../core/remote";
+import { installPackages, parseVersions } from "../../core/remote";
 import { render } from "../../core/template";
 import type { DkimKey } from "../dkim/component";
 import { DEFAULT_SPAM_ACTIONS, type SpamActions, spamActionsProblems } from "./settings";
@@ -145,7 +145,7 @@ export function rspamdFiles(args: RspamdConfArgs): { readonly path: string; read
 
 export class Rspamd extends pulumi.ComponentResource {
   /** Installed versions of rspamd and redis-server. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** Rspamd configured and running, its milter listening: Postfix depends on this. */
   readonly ready: pulumi.Resource;
 
@@ -204,7 +204,7 @@ export class Rspamd extends pulumi.ComponentResource {
       { parent: this, dependsOn: [packages, ...(dkim ? [dkim] : [])] },
     );
 
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }

@@ -4,7 +4,7 @@
 // component renders its settings and the records it expects.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
-import { installPackages, raw } from "../../core/remote";
+import { installPackages, parseVersions, raw } from "../../core/remote";
 import { render } from "../../core/template";
 import { type DnsRecord, rdata } from "../dns/records";
 import type { HealthSettings } from "./settings";
@@ -84,6 +84,9 @@ export interface HealthArgs {
 }
 
 export class HealthCheck extends pulumi.ComponentResource {
+  /** Installed versions of dig's package and cron. */
+  readonly versions: pulumi.Output<Record<string, string>>;
+
   constructor(name: string, args: HealthArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:health:HealthCheck", name, {}, opts);
     // dig, for the DNS check; cron, for the schedule.
@@ -122,6 +125,7 @@ export class HealthCheck extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [packages] },
     );
-    this.registerOutputs({});
+    this.versions = packages.stdout.apply(parseVersions);
+    this.registerOutputs({ versions: this.versions });
   }
 }

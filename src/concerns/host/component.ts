@@ -3,7 +3,7 @@
 // hardening and the firewall. Every config file goes through ConfigPush.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
-import { installPackages, raw, runScript } from "../../core/remote";
+import { installPackages, parseVersions, raw, runScript } from "../../core/remote";
 import { render } from "../../core/template";
 import type { HostOs } from "./settings";
 
@@ -69,16 +69,6 @@ export function renderFirewallRules(ports: readonly OpenPort[]): string {
 /** APT periodic settings. Pure. */
 export function renderAutoUpgrades(enabled: boolean): string {
   return render("host/20auto-upgrades", { enabled: enabled ? "1" : "0" }, "//");
-}
-
-/** Parses `name=version` lines printed by files/host/packages.sh. Pure. */
-export function parseVersions(stdout: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of stdout.split("\n")) {
-    const at = line.indexOf("=");
-    if (at > 0) out[line.slice(0, at)] = line.slice(at + 1).trim();
-  }
-  return out;
 }
 
 export class MailHost extends pulumi.ComponentResource {

@@ -8,7 +8,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "../../core/host-layout";
 import { asRoot, ConfigPush, commandConnection, type HostConnection } from "../../core/push";
-import { installPackages } from "../../core/remote";
+import { installPackages, parseVersions } from "../../core/remote";
 import { render } from "../../core/template";
 import { POSTFIX_MAPS, renderPostfixMaps } from "../database/lookups";
 import { DATABASE_SPEC, type DatabaseSpec } from "../database/spec";
@@ -128,7 +128,7 @@ export function postfixFiles(
 
 export class Postfix extends pulumi.ComponentResource {
   /** Installed versions of the Postfix packages. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** The push's summary line. */
   readonly result: pulumi.Output<string>;
   /** Postfix installed, configured and running: depend on this. */
@@ -177,7 +177,7 @@ export class Postfix extends pulumi.ComponentResource {
       { parent: this, dependsOn: [packages] },
     );
 
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.result = config.result;
     this.ready = config;
     this.registerOutputs({ versions: this.versions, result: this.result });

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ACME_WEBROOT } from "../../core/host-layout";
 import { ConfigPush, type HostConnection } from "../../core/push";
-import { installPackages, raw, runScript } from "../../core/remote";
+import { installPackages, parseVersions, raw, runScript } from "../../core/remote";
 import type { AcmeChallenge } from "./settings";
 
 export const DEPLOY_HOOK = "/usr/local/sbin/mailstack-tls-deploy";
@@ -70,7 +70,7 @@ export class AcmeCertificate extends pulumi.ComponentResource {
   /** What schedules the renewals. */
   readonly renewal: pulumi.Output<string>;
   /** Installed versions of certbot and its plugins. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: AcmeCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:tls:AcmeCertificate", name, {}, opts);
@@ -128,7 +128,7 @@ export class AcmeCertificate extends pulumi.ComponentResource {
     });
     this.summary = cert.stdout;
     this.renewal = schedule.stdout;
-    this.versions = packages.stdout;
-    this.registerOutputs({ summary: this.summary, renewal: this.renewal });
+    this.versions = packages.stdout.apply(parseVersions);
+    this.registerOutputs({ summary: this.summary, renewal: this.renewal, versions: this.versions });
   }
 }

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ACME_WEBROOT } from "../../core/host-layout";
 import { ConfigPush, type HostConnection, type PushFile } from "../../core/push";
-import { installPackages, runScript } from "../../core/remote";
+import { installPackages, parseVersions, runScript } from "../../core/remote";
 import { fill, ROOT, render } from "../../core/template";
 import { type MtaStsSettings, mtaStsPolicy } from "../dns/records";
 
@@ -94,7 +94,7 @@ export function webFiles(args: WebConfArgs): PushFile[] {
 
 export class WebServer extends pulumi.ComponentResource {
   /** Installed nginx version. */
-  readonly versions: pulumi.Output<string>;
+  readonly versions: pulumi.Output<Record<string, string>>;
   /** nginx serving its config: certbot's webroot answers from here on. */
   readonly ready: pulumi.Resource;
 
@@ -120,7 +120,7 @@ export class WebServer extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [prepare] },
     );
-    this.versions = packages.stdout;
+    this.versions = packages.stdout.apply(parseVersions);
     this.ready = config;
     this.registerOutputs({ versions: this.versions });
   }
