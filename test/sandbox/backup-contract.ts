@@ -8,9 +8,9 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DATABASE_SPEC } from "../../src/concerns/database/spec";
-import type { SandboxSsh } from "./lookups-contract";
-import { inbound } from "./mail-contract";
-import type { AllowedLogLine } from "./mail-hygiene-contract";
+import { inbound } from "../helpers/mail-clients";
+import type { AllowedLogLine } from "../helpers/mail-log";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 const STEP = 5 * 60_000;
 const RUN = randomBytes(4).toString("hex");

@@ -8,10 +8,10 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { type DnsRecord, zoneFragment } from "../../src/concerns/dns/records";
 import { shellQuote } from "../../src/core/push";
+import { tool } from "../helpers/mail-clients";
 import { startNsd, type TestNsd } from "../helpers/nsd";
 import { checkMessage } from "../helpers/receiver";
-import type { SandboxSsh } from "./lookups-contract";
-import { tool } from "./mail-contract";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 const STEP = 5 * 60_000;
 const RUN = randomBytes(4).toString("hex");

@@ -17,8 +17,8 @@ import {
   servedRecordSets,
   withFrom,
 } from "../helpers/receiver";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 import { type PublishedDkim, submitAndFetch } from "./dkim-contract";
-import type { SandboxSsh } from "./lookups-contract";
 
 const STEP = 5 * 60_000;
 const RUN = randomBytes(4).toString("hex");

@@ -13,6 +13,7 @@ import { ROOT } from "../../src/core/template";
 import { startTunnel } from "../../src/core/tunnel";
 import { requireToolchain, sandboxStackSettings, writeStackFile } from "../helpers/engine";
 import { sandboxEnv } from "../helpers/sandbox-env";
+import { sandboxSsh } from "../helpers/sandbox-ssh";
 import { registerAuditTests } from "./audit-contract";
 import { BACKUP_LOG_ALLOWED, registerBackupTests } from "./backup-contract";
 import { registerDkimTests } from "./dkim-contract";
@@ -37,22 +38,7 @@ const ZOE_HASH = "{BLF-CRYPT}$2b$05$nL1uc7Aga5SdBpQHnkn39u8qBQ.bC8SB9EfRyKGSDald
 
 const sb = sandboxEnv();
 const key = sb.SANDBOX_KEY ?? "";
-
-/** Runs a command on the sandbox over a fresh SSH connection, as an operator would. */
-function ssh(cmd: string, input?: string) {
-  const r = spawnSync(
-    "ssh",
-    [
-      ...["-i", key, "-p", sb.SANDBOX_SSH_PORT ?? "22", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"],
-      ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
-      `root@${sb.SANDBOX_HOST}`,
-      cmd,
-    ],
-    // The mail log of a whole run is several MiB (the load test alone writes 1500 messages' lines).
-    { encoding: "utf8", input, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-  );
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const ssh = sandboxSsh();
 
 /**
  * Every line of every secret the sandbox stack holds, as the deploying machine

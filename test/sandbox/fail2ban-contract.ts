@@ -6,8 +6,8 @@
 // The same failures from the allowlisted 10.213.0.1 ban nothing.
 // test/e2e.test.ts calls registerFail2banTests after the mail tests.
 import { describe, expect, it } from "vitest";
-import type { SandboxSsh } from "./lookups-contract";
-import { tool } from "./mail-contract";
+import { tool } from "../helpers/mail-clients";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 const STEP = 3 * 60_000;
 const MAX_RETRY = 3;

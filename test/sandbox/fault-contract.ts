@@ -19,9 +19,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../../src/core/template";
-import type { SandboxSsh } from "./lookups-contract";
-import { inbound } from "./mail-contract";
-import type { AllowedLogLine } from "./mail-hygiene-contract";
+import { inbound } from "../helpers/mail-clients";
+import type { AllowedLogLine } from "../helpers/mail-log";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 const STEP = 5 * 60_000;
 const RUN = randomBytes(4).toString("hex");

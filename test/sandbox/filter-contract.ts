@@ -11,8 +11,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { eicar } from "../../src/concerns/filter/clamav";
 import { CLAMD_SOCKET, RSPAMD_CONTROLLER, RSPAMD_MILTER } from "../../src/core/host-layout";
 import { shellQuote } from "../../src/core/push";
-import type { SandboxSsh } from "./lookups-contract";
-import { inbound, replies, tool } from "./mail-contract";
+import { inbound, replies, tool } from "../helpers/mail-clients";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 const STEP = 60_000;
 const RUN = randomBytes(4).toString("hex");

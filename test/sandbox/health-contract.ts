@@ -7,10 +7,10 @@
 // test/e2e.test.ts calls registerHealthTests.
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
+import { inbound } from "../helpers/mail-clients";
+import type { AllowedLogLine } from "../helpers/mail-log";
 import { startNsd, type TestNsd } from "../helpers/nsd";
-import type { SandboxSsh } from "./lookups-contract";
-import { inbound } from "./mail-contract";
-import type { AllowedLogLine } from "./mail-hygiene-contract";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 const STEP = 5 * 60_000;
 const RUN = randomBytes(4).toString("hex");

@@ -15,8 +15,8 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../../src/core/template";
-import type { SandboxSsh } from "./lookups-contract";
-import type { AllowedLogLine } from "./mail-hygiene-contract";
+import type { AllowedLogLine } from "../helpers/mail-log";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 const STEP = 120_000;
 const SANDBOX = path.join(ROOT, "scripts", "sandbox.sh");

@@ -15,7 +15,8 @@ import {
 } from "../../src/concerns/database/lookups";
 import { DATABASE_SPEC } from "../../src/concerns/database/spec";
 import { shellQuote } from "../../src/core/push";
-import type { AllowedLogLine } from "./mail-hygiene-contract";
+import type { AllowedLogLine } from "../helpers/mail-log";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 /**
  * Mail log lines the lookup tests provoke on purpose: postmap run as root,
@@ -29,8 +30,6 @@ export const LOOKUP_LOG_ALLOWED: readonly AllowedLogLine[] = [
     why: "postmap run as root on purpose (postfix maps: root is refused by peer authentication)",
   },
 ];
-
-export type SandboxSsh = (cmd: string, input?: string) => { code: number | null; out: string; err: string };
 
 const DIR = "/etc/mailstack-test";
 const POSTFIX_CONF_DIR = `${DIR}/postfix`;

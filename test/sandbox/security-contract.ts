@@ -13,8 +13,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SandboxSsh } from "./lookups-contract";
-import type { AllowedLogLine } from "./mail-hygiene-contract";
+import type { AllowedLogLine } from "../helpers/mail-log";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 import { fetchPebbleRoot, HOSTNAME, TLS_PORTS } from "./tls-contract";
 
 const execFileAsync = promisify(execFile);

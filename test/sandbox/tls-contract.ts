@@ -10,8 +10,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mtaStsId } from "../../src/concerns/dns/records";
-import type { SandboxSsh } from "./lookups-contract";
-import { tool } from "./mail-contract";
+import { tool } from "../helpers/mail-clients";
+import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
 const STEP = 5 * 60_000;
 export const HOSTNAME = "mail.example.test";

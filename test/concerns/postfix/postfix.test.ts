@@ -12,8 +12,8 @@ import {
   validatePostfixMain,
 } from "../../../src/concerns/postfix/component";
 import { SUBMISSION_RELAY } from "../../../src/core/host-layout";
+import { MAIL_LOG_ALLOWED, unexpectedLogLines } from "../../helpers/mail-log";
 import { flush, parents, recordParents, resources, setup } from "../../helpers/mocks";
-import { MAIL_LOG_ALLOWED, unexpectedLogLines } from "../../sandbox/mail-hygiene-contract";
 
 const HEADER = /^# Managed by mailstack \(Pulumi\)\. Do not edit.*\n# Source: files\/postfix\/\S+\n/;
 const MAIN = {
