@@ -1,12 +1,15 @@
 // The host's shell library (files/lib/mailstack.sh), run with bash on this
 // machine against a fake init (test/fake-init.ts): which command each service
 // action runs with systemd and without it, that waiting gives up in bounded
-// time with a clear message.
+// time with a clear message, and that no other script under files/ decides
+// how services are controlled.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SHELL_LIBRARY } from "../components/host";
+import { ROOT } from "../components/template";
 import { type FakeInitOptions, fakeInit, SHELL_LIB } from "./fake-init";
 
 let dir: string;
@@ -273,5 +276,64 @@ wait_port 1 "$port" || echo "gone"`,
     expect(r.out).toBe("up\ngone\n");
     expect(r.err).toMatch(/^host-script: gave up after 1 s waiting for a listener on TCP port \d+\n$/);
     expect(r.seconds).toBeLessThan(6);
+  });
+});
+
+describe("the only place that knows how services are controlled", () => {
+  const LIB = "files/lib/mailstack.sh";
+  /** Every file under `top` (relative to the repository), or none if there is no such folder. */
+  const walk = (top: string): string[] =>
+    fs.existsSync(path.join(ROOT, top))
+      ? fs
+          .readdirSync(path.join(ROOT, top), { recursive: true, encoding: "utf8" })
+          .map((f) => path.join(top, f))
+          .filter((f) => fs.statSync(path.join(ROOT, f)).isFile())
+      : [];
+  // Init tools and their tell-tales; `service NAME ACTION` is the sysv way.
+  const CONTROL = [
+    /\bsystemctl\b/,
+    /\/run\/systemd/,
+    /\bhostnamectl\b/,
+    /\b(update|invoke)-rc\.d\b/,
+    /\/etc\/init\.d\b/,
+    /\bservice\s+("?\$\{?\w+\}?"?|[\w@.-]+)\s+(start|stop|restart|reload|force-reload|try-restart|status)\b/,
+  ];
+
+  /** Lines under files/ and in the TypeScript that writes host commands that control services. */
+  function offenders(): string[] {
+    const found: string[] = [];
+    for (const f of [...walk("files"), ...walk("components"), ...walk("src")]) {
+      if (f === LIB || !(f.startsWith("files/") || f.endsWith(".ts"))) continue;
+      fs.readFileSync(path.join(ROOT, f), "utf8")
+        .split("\n")
+        .forEach((line, i) => {
+          if (CONTROL.some((re) => re.test(line))) found.push(`${f}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    return found;
+  }
+
+  it("finds service control, systemd tests and init tools in the library alone", () => {
+    expect(walk("files").length).toBeGreaterThan(50);
+    expect(offenders()).toEqual([]);
+    const lib = fs.readFileSync(path.join(ROOT, LIB), "utf8");
+    for (const re of CONTROL.slice(0, 5)) expect(lib).toMatch(re);
+    expect(lib).toContain('service "$unit" stop');
+  });
+
+  it("every script under files/ loads the library from where the host gets it, and has no svc or logging of its own", () => {
+    const load = `# shellcheck source=${LIB}\n. "\${MAILSTACK_LIB:-${SHELL_LIBRARY}}"\n`;
+    // The runner puts the library on the host, and loads it for its reload and
+    // verify steps only; common.sh is sourced by scripts that load it first.
+    const exempt = new Set([LIB, "files/push/runner.sh", "files/backup/common.sh"]);
+    const scripts = walk("files").filter((f) => f.endsWith(".sh") && !exempt.has(f));
+    expect(scripts.length).toBeGreaterThan(15);
+    for (const f of scripts) {
+      const text = fs.readFileSync(path.join(ROOT, f), "utf8");
+      expect(text, f).toContain(load);
+      expect(text, f).not.toMatch(/^\s*(svc|log|warn|die|say|wait_\w+|running|reload)\s*\(\)/m);
+    }
+    const runner = fs.readFileSync(path.join(ROOT, "files/push/runner.sh"), "utf8");
+    expect(runner).toContain(`lib=\${MAILSTACK_LIB:-${SHELL_LIBRARY}}`);
   });
 });
