@@ -66,7 +66,8 @@ payload() {
   done
   printf 'end\n'
 }
-payload | PGHOST=$dir bash -c "$(cat files/postgres/migrate.sh)" mailstack-migrate
+# The host's shell library, from the checkout.
+payload | PGHOST=$dir MAILSTACK_LIB=$PWD/files/lib/mailstack.sh bash -c "$(cat files/postgres/migrate.sh)" mailstack-migrate
 
 t=$(now)
 sql -d mailserver -f bench/lookup-data.sql

@@ -1,6 +1,6 @@
 import type * as pulumiType from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { flush, parents, recordParents, resources, settle, setup } from "./helpers/mocks";
+import { dependsOn, flush, parents, recordParents, resources, settle, setup } from "./helpers/mocks";
 
 // Pulumi's wire marker for a secret value.
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -72,7 +72,7 @@ beforeAll(async () => {
   await flush();
 });
 
-const pushes = ["identity", "timezone", "upgrades", "sshd", "firewall"];
+const pushes = ["library", "identity", "timezone", "upgrades", "sshd", "firewall"];
 
 describe("MailStack", () => {
   it("registers one component per concern, each named after its parent", () => {
@@ -122,7 +122,7 @@ describe("MailStack", () => {
 
   it("every remote command gets the key only as a secret connection, never in a command or stdin", () => {
     const commands = [...resources.values()].filter((r) => r.type === "command:remote:Command");
-    // host: facts, packages, 5 pushes; database: server, settings, admin password,
+    // host: facts, packages, 6 pushes; database: server, settings, admin password,
     // migrations, accounts, passwords; tls: selfsigned; postfix: preseed, packages,
     // push; dovecot: packages, vmail, push; clamav: packages, signatures, push;
     // rspamd: packages, DKIM key push, push; fail2ban: rsyslog, logs, packages, push;
@@ -141,6 +141,42 @@ describe("MailStack", () => {
       expect(conn.port).toBe(2222);
       expect(conn.privateKey).toBe(KEY);
     }
+  });
+
+  it("runs nothing on the host before the shell library is there, which needs nothing itself", () => {
+    const library = "mail-host-library-apply";
+    /** Everything `name` waits for: its dependsOn (a component meaning all under it) and its parent's. */
+    const waitsFor = (name: string): Set<string> => {
+      const seen = new Set<string>();
+      const todo = [name];
+      const under = (c: string) => [...parents].filter(([, p]) => p === c).map(([child]) => child);
+      for (let n = todo.pop(); n !== undefined; n = todo.pop()) {
+        const parent = parents.get(n);
+        const next = parent === undefined ? [] : [parent];
+        for (let queue = [...(dependsOn.get(n) ?? [])], d = queue.pop(); d !== undefined; d = queue.pop()) {
+          next.push(d);
+          queue.push(...under(d));
+        }
+        for (const m of next) {
+          if (!seen.has(m)) {
+            seen.add(m);
+            todo.push(m);
+          }
+        }
+      }
+      return seen;
+    };
+    const commands = [...resources.values()].filter((r) => r.type === "command:remote:Command");
+    expect(commands.length).toBeGreaterThan(30);
+    for (const c of commands) {
+      if (c.name !== library) expect(waitsFor(c.name).has(library), c.name).toBe(true);
+    }
+    expect([...waitsFor(library)].filter((n) => resources.get(n)?.type === "command:remote:Command")).toEqual(
+      [],
+    );
+    const stdin = resources.get(library)?.inputs.stdin as string;
+    expect(stdin).toContain("check bash -n /usr/local/lib/mailstack/mailstack.sh\n");
+    expect(stdin).not.toMatch(/^(reload|verify) /m);
   });
 
   it("opens exactly the mission's ports plus SSH in the firewall", () => {

@@ -11,9 +11,10 @@
 #   mailstack-backup init       make the repository if there is none; fail if the
 #                               password does not open the one there (the
 #                               deployment runs this after pushing the secrets)
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 # shellcheck source=files/backup/common.sh
 . /usr/local/lib/mailstack/backup-common.sh
-say() { printf 'mailstack-backup: %s\n' "$*"; }
 
 # Prometheus text format, for node_exporter's textfile collector or any scraper.
 metrics() { # success(0|1) duration
@@ -36,11 +37,11 @@ METRICS
 
 case ${1:-run} in
   status)
-    [ -s "$state/last-success" ] || { say "no backup has succeeded yet"; exit 1; }
+    [ -s "$state/last-success" ] || { log "no backup has succeeded yet"; exit 1; }
     last=$(cat "$state/last-success")
     age=$(($(date +%s) - last))
-    say "last success $(date -u -d "@$last" +%FT%TZ) ($age s ago), snapshot $(cat "$state/last-snapshot")"
-    [ "$age" -le "$MAX_AGE" ] || { say "older than $MAX_AGE s"; exit 1; }
+    log "last success $(date -u -d "@$last" +%FT%TZ) ($age s ago), snapshot $(cat "$state/last-snapshot")"
+    [ "$age" -le "$MAX_AGE" ] || { log "older than $MAX_AGE s"; exit 1; }
     exit 0
     ;;
   snapshots) exec restic snapshots --tag mailstack ;;
@@ -49,29 +50,27 @@ case ${1:-run} in
     if ! out=$(restic cat config 2>&1 >/dev/null); then
       case $out in
         *"wrong password"*)
-          say "the password (mailstack:backupPassword) does not open the repository at $RESTIC_REPOSITORY" >&2
-          exit 1
+          die "the password (mailstack:backupPassword) does not open the repository at $RESTIC_REPOSITORY"
           ;;
       esac
       if ! made=$(restic init 2>&1); then
-        say "cannot reach or make the repository at $RESTIC_REPOSITORY:" >&2
+        warn "cannot reach or make the repository at $RESTIC_REPOSITORY:"
         printf '%s\n%s\n' "$out" "$made" >&2
-        say "check the bucket, its keys and that this host reaches the S3 endpoint" >&2
-        exit 1
+        die "check the bucket, its keys and that this host reaches the S3 endpoint"
       fi
-      say "made the repository at $RESTIC_REPOSITORY"
+      log "made the repository at $RESTIC_REPOSITORY"
     fi
     exit 0
     ;;
   run) ;;
-  *) echo "usage: mailstack-backup [status|snapshots]" >&2; exit 2 ;;
+  *) echo "usage: mailstack-backup [status|snapshots|init]" >&2; exit 2 ;;
 esac
 
 mkdir -p "$state" /run/lock
 exec 8>/run/lock/mailstack-backup.lock
-flock -n 8 || { say "another backup is running"; exit 1; }
+flock -n 8 || { log "another backup is running"; exit 1; }
 started=$(date +%s)
-trap 'metrics 0 $(($(date +%s) - started)); say "FAILED (see above)"' ERR
+trap 'metrics 0 $(($(date +%s) - started)); log "FAILED (see above)"' ERR
 
 paths=()
 for p in $BACKUP_PATHS; do
@@ -90,7 +89,7 @@ fi
 
 summary=$(restic backup --json --tag mailstack "${excludes[@]}" "${paths[@]}" | tail -n 1)
 snapshot=$(printf '%s' "$summary" | grep -o '"snapshot_id":"[0-9a-f]*"' | cut -d'"' -f4)
-[ -n "$snapshot" ] || { say "restic reported no snapshot: $summary" >&2; false; }
+[ -n "$snapshot" ] || { warn "restic reported no snapshot: $summary"; false; }
 restic forget --quiet --tag mailstack --keep-last "$KEEP_LAST" --keep-daily "$KEEP_DAILY" --keep-weekly "$KEEP_WEEKLY" \
   --keep-monthly "$KEEP_MONTHLY" --prune >/dev/null
 
@@ -98,4 +97,4 @@ date +%s >"$state/last-success.tmp"
 mv -f "$state/last-success.tmp" "$state/last-success"
 printf '%s\n' "$snapshot" >"$state/last-snapshot"
 metrics 1 $(($(date +%s) - started))
-say "snapshot ${snapshot:0:8} of ${paths[*]} in $(($(date +%s) - started)) s"
+log "snapshot ${snapshot:0:8} of ${paths[*]} in $(($(date +%s) - started)) s"

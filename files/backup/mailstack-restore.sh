@@ -14,11 +14,33 @@
 #       the daemons again; needs room in /var/tmp for the whole snapshot
 #
 # ID defaults to the latest snapshot (mailstack-backup snapshots lists them).
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 # shellcheck source=files/backup/common.sh
 . /usr/local/lib/mailstack/backup-common.sh
-say() { printf 'mailstack-restore: %s\n' "$*"; }
-die() { say "$*" >&2; exit 1; }
-usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+usage() {
+  cat <<'USAGE'
+usage: mailstack-restore [--snapshot ID] --mailbox USER@DOMAIN
+       mailstack-restore [--snapshot ID] --database-into NAME
+       mailstack-restore [--snapshot ID] --all
+
+Brings mail back from a snapshot that mailstack-backup took.
+
+  --mailbox USER@DOMAIN  put back the messages of one mailbox that are missing
+                         now; mail that arrived since stays, nothing is
+                         overwritten
+  --database-into NAME   restore the database dump into a new database NAME, to
+                         compare or copy from; the live database is not touched
+  --all                  everything: stop Postfix, Dovecot and Rspamd, put every
+                         backed-up file back as it was (files made since stay),
+                         restore the live database from the dump, start the
+                         daemons again; needs room in /var/tmp for the snapshot
+  --snapshot ID          the snapshot to restore from; default the latest
+                         (mailstack-backup snapshots lists them)
+  --help                 this text
+USAGE
+}
 
 snapshot=latest what="" target=""
 while [ $# -gt 0 ]; do
@@ -26,10 +48,11 @@ while [ $# -gt 0 ]; do
     --snapshot) snapshot=${2:?}; shift 2 ;;
     --mailbox | --database-into) what=${1#--}; target=${2:?}; shift 2 ;;
     --all) what=all; shift ;;
-    *) usage ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
   esac
 done
-[ -n "$what" ] || usage
+[ -n "$what" ] || { usage >&2; exit 2; }
 mkdir -p /run/lock
 exec 8>/run/lock/mailstack-backup.lock
 flock -w 600 8 || die "a backup has held the lock for 10 minutes"
@@ -38,13 +61,7 @@ work=$(mktemp -d /var/tmp/mailstack-restore.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # A daemon started here must not keep this script's output or its lock (fd 8):
 # whoever reads the output (an SSH session) would wait for the daemon to exit.
-svc() {
-  if [ -d /run/systemd/system ]; then
-    systemctl "$1" "$2" </dev/null >/dev/null 2>&1 8>&-
-  else
-    service "$2" "$1" </dev/null >/dev/null 2>&1 8>&-
-  fi
-}
+detached() { "$@" </dev/null >/dev/null 2>&1 8>&-; }
 dump_of() { # snapshot -> path of the database dump restored into $work
   [ -n "$DATABASE" ] || die "the backups hold no database dump (mailstack:backup database false)"
   restic restore "$1" --target "$work/db" --include "$state/db/$DATABASE.dump" >/dev/null
@@ -62,7 +79,7 @@ case $what in
     # own name; files present now, and Dovecot's indexes, are left alone.
     restored=$(cp -a -n -v "$work$dir/." "$dir/" | grep -c "^'" || true)
     doveadm force-resync -u "$target" '*'
-    say "$target: $restored files back from snapshot $snapshot"
+    log "$target: $restored files back from snapshot $snapshot"
     ;;
   database-into)
     [[ $target =~ ^[a-z_][a-z0-9_]*$ ]] || die "--database-into takes a new database name (a-z, 0-9, _)"
@@ -72,14 +89,14 @@ case $what in
     runuser -u postgres -- createdb "$target"
     # pg_restore runs as postgres and reads root's file on stdin.
     runuser -u postgres -- pg_restore --no-owner --exit-on-error --dbname="$target" <"$dump"
-    say "database $DATABASE from snapshot $snapshot restored into $target"
+    log "database $DATABASE from snapshot $snapshot restored into $target"
     ;;
   all)
     dump=""
     [ -z "$DATABASE" ] || dump=$(dump_of "$snapshot")
-    for s in postfix dovecot rspamd; do svc stop "$s" || true; done
+    for s in postfix dovecot rspamd; do detached svc stop "$s" || true; done
     # Whatever happens next, the daemons run again when this ends.
-    trap 'for s in rspamd dovecot postfix; do svc start "$s" || true; done; rm -rf "$work"' EXIT
+    trap 'for s in rspamd dovecot postfix; do detached svc start "$s" || true; done; rm -rf "$work"' EXIT
     # Files as they were in the snapshot; files created since are kept.
     # restic restores into a scratch tree first: it will not replace a
     # symlink that exists (Debian's snakeoil links under /etc).
@@ -98,10 +115,10 @@ case $what in
     if [ -n "$dump" ]; then
       runuser -u postgres -- pg_restore --clean --if-exists --exit-on-error --dbname="$DATABASE" <"$dump"
     fi
-    for s in rspamd dovecot postfix; do svc start "$s" || die "$s does not start; see its log"; done
+    for s in rspamd dovecot postfix; do detached svc start "$s" || die "$s does not start; see its log"; done
     trap 'rm -rf "$work"' EXIT
     # Indexes from the snapshot next to mail that arrived since: rebuilt from the files.
     doveadm force-resync -A '*'
-    say "everything restored from snapshot $snapshot; the daemons run again"
+    log "everything restored from snapshot $snapshot; the daemons run again"
     ;;
 esac

@@ -4,6 +4,8 @@
 # one trusted before. Prints what is trusted.
 # Usage: ca-bundle.sh [PEM]
 set -euo pipefail
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 file=/usr/local/share/ca-certificates/mailstack-acme-ca.crt
 pem=${1:-}
 if [ -z "$pem" ]; then
@@ -18,7 +20,7 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 printf '%s\n' "$pem" >"$tmp"
 subject=$(openssl x509 -in "$tmp" -noout -subject) ||
-  { echo "mailstack:acmeCaBundlePath does not hold a PEM certificate" >&2; exit 1; }
+  die "mailstack:acmeCaBundlePath does not hold a PEM certificate"
 if ! cmp -s "$tmp" "$file"; then
   install -D -m 0644 "$tmp" "$file"
   update-ca-certificates >/dev/null

@@ -5,21 +5,24 @@
 # serves it. If a reload fails, the previous pair goes back and the daemons
 # reload again: a broken certificate never stays live.
 set -euo pipefail
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 src=${RENEWED_LINEAGE:-/etc/letsencrypt/live/mailstack}
 dir=/etc/mailstack/tls
 umask 077
 
-fail() { echo "mailstack-tls-deploy: $*" >&2; exit 1; }
 pub_of_cert() { openssl x509 -in "$1" -noout -pubkey; }
 pub_of_key() { openssl pkey -in "$1" -pubout; }
 [ "$(pub_of_cert "$src/fullchain.pem")" = "$(pub_of_key "$src/privkey.pem")" ] ||
-  fail "$src: the certificate does not match the key; nothing changed"
+  die "$src: the certificate does not match the key; nothing changed"
 
-reload() { # service: reload it if it is installed
-  [ -x "/etc/init.d/$1" ] || [ -f "/lib/systemd/system/$1.service" ] || return 0
-  if [ -d /run/systemd/system ]; then systemctl reload-or-restart "$1"; else service "$1" reload; fi
+# Every daemon that serves the certificate and is installed here.
+reload_all() {
+  local s
+  for s in postfix dovecot nginx; do
+    if svc exists "$s"; then svc reload "$s" || return 1; fi
+  done
 }
-reload_all() { reload postfix && reload dovecot && reload nginx; }
 
 # put SRC_DIR: the pair into place, each with a rename (readers never see half a file).
 put() {
@@ -33,9 +36,12 @@ previous=$(mktemp -d "$dir/.previous.XXXXXX")
 trap 'rm -rf "$previous"' EXIT
 cp -a "$dir/privkey.pem" "$dir/fullchain.pem" "$previous/"
 put "$src"
-if ! out=$(reload_all 2>&1); then
+# The reloads' output goes to a file, not a pipe: a daemon a reload starts
+# (one that did not run) may keep the descriptors it inherited.
+if ! reload_all </dev/null >"$previous/reload.log" 2>&1; then
+  out=$(cat "$previous/reload.log")
   put "$previous"
-  reload_all >/dev/null 2>&1 || true
-  fail "reloading with the new certificate failed, the previous one is back: $out"
+  reload_all </dev/null >/dev/null 2>&1 || true
+  die "reloading with the new certificate failed, the previous one is back: $out"
 fi
-echo "mailstack-tls-deploy: installed $(openssl x509 -in "$dir/fullchain.pem" -noout -serial) from $src"
+log "installed $(openssl x509 -in "$dir/fullchain.pem" -noout -serial) from $src"

@@ -9,6 +9,8 @@
 #   CHALLENGE  http-01 (through WEBROOT) or dns-01 (Cloudflare)
 #   REUSE_KEY  yes: renewals keep the key (a TLSA record names it)
 set -euo pipefail
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 server=$1 email=$2 challenge=$3 reuse=$4 webroot=$5
 shift 5
 lineage=mailstack
@@ -22,7 +24,7 @@ case $challenge in
     how=(--dns-cloudflare --dns-cloudflare-credentials /etc/letsencrypt/mailstack-cloudflare.ini
       --dns-cloudflare-propagation-seconds 30)
     ;;
-  *) echo "unknown challenge $challenge" >&2; exit 2 ;;
+  *) die "unknown challenge $challenge" 2 ;;
 esac
 
 # certbot keeps a certificate until it nears expiry, unless it no longer is

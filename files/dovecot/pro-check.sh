@@ -4,8 +4,9 @@
 # Ubuntu's dovecot packages conflict with it and lack obox, so the stack does
 # not install them. Prints the Pro packages' versions.
 set -euo pipefail
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 if ! dpkg-query -W -f='${db:Status-Abbrev}' dovecot-ee-core 2>/dev/null | grep -q '^ii'; then
-  echo "obox needs Dovecot Pro: no dovecot-ee-core package on this host. Debian's and Ubuntu's dovecot packages do not include obox (mailstack:mailStorage obox). Install Dovecot Pro with its obox2 package, or use maildir (the default) with backups." >&2
-  exit 1
+  die "obox needs Dovecot Pro: no dovecot-ee-core package on this host. Debian's and Ubuntu's dovecot packages do not include obox (mailstack:mailStorage obox). Install Dovecot Pro with its obox2 package, or use maildir (the default) with backups."
 fi
 dpkg-query -W -f='${Package}=${Version}\n' 'dovecot-ee-*' | grep -v '=$'

@@ -4,6 +4,8 @@
 # changed, since mail on disk belongs to that uid.
 # Usage: vmail.sh UID MAIL_ROOT
 set -euo pipefail
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 uid=$1 root=$2
 if ! getent group vmail >/dev/null; then
   groupadd --system --gid "$uid" vmail
@@ -13,9 +15,6 @@ if ! getent passwd vmail >/dev/null; then
     --shell /usr/sbin/nologin vmail
 fi
 have="$(id -u vmail):$(getent group vmail | cut -d: -f3)"
-if [ "$have" != "$uid:$uid" ]; then
-  echo "vmail is uid:gid $have on this host, not $uid:$uid; mailboxes need one fixed owner" >&2
-  exit 1
-fi
+[ "$have" = "$uid:$uid" ] || die "vmail is uid:gid $have on this host, not $uid:$uid; mailboxes need one fixed owner"
 install -d -o vmail -g vmail -m 0750 "$root"
 echo "vmail $uid:$uid $root"

@@ -3,13 +3,9 @@
 # writes sshd's /var/log/auth.log), and every file present, since a jail whose
 # file is missing does not start. Prints what it started.
 set -eu
-if [ -d /run/systemd/system ]; then
-  systemctl enable --now rsyslog >/dev/null 2>&1
-elif ! pgrep -x rsyslogd >/dev/null; then
-  # Debian's rsyslog ships a systemd unit only; without systemd (the sandbox)
-  # the daemon is started as it is.
-  rsyslogd </dev/null >/dev/null 2>&1
-fi
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
+svc enable rsyslog >/dev/null
 for f in /var/log/auth.log /var/log/mail.log /var/log/fail2ban.log; do
   [ -e "$f" ] || install -m 0640 -o root -g adm /dev/null "$f"
 done

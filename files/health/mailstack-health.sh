@@ -22,27 +22,27 @@ set -uo pipefail
 umask 022
 export LC_ALL=C
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-
-die() { printf 'mailstack-health: %s\n' "$*" >&2; exit 2; }
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 
 state_name=manual quiet=0
 while [ $# -gt 0 ]; do
   case $1 in
-    --state) [[ ${2:-} =~ ^[a-z0-9-]{1,32}$ ]] || die "--state takes a name of a-z, 0-9 and -"; state_name=$2; shift 2 ;;
+    --state) [[ ${2:-} =~ ^[a-z0-9-]{1,32}$ ]] || die "--state takes a name of a-z, 0-9 and -" 2; state_name=$2; shift 2 ;;
     --quiet) quiet=1; shift ;;
-    *) die "usage: mailstack-health [--state NAME] [--quiet]" ;;
+    *) die "usage: mailstack-health [--state NAME] [--quiet]" 2 ;;
   esac
 done
 
 CONF=/etc/mailstack/health.conf
 DNS_EXPECTED=/etc/mailstack/health-dns.txt
-[ -r "$CONF" ] || die "$CONF is missing; deploy the stack (pulumi up) first"
+[ -r "$CONF" ] || die "$CONF is missing; deploy the stack (pulumi up) first" 2
 # shellcheck source=/dev/null
 . "$CONF"
 state=/var/lib/mailstack/health
 mkdir -p "$state"
 exec 9>"$state/$state_name.lock"
-flock -w 60 9 || die "another check with --state $state_name is running"
+flock -w 60 9 || die "another check with --state $state_name is running" 2
 
 problems=()
 report=()
@@ -54,23 +54,13 @@ fail() {
 }
 
 # --- services ---------------------------------------------------------------
-running() {
-  if [ -d /run/systemd/system ]; then
-    systemctl is-active --quiet "$1"
-  elif [ -x "/etc/init.d/$1" ]; then
-    service "$1" status >/dev/null 2>&1
-  else
-    # No init script (Debian's rsyslog has a systemd unit only): its daemon.
-    pgrep -x "${1}d" >/dev/null || pgrep -x "$1" >/dev/null
-  fi
-}
 down=()
-for s in $SERVICES; do running "$s" || down+=("$s"); done
+for s in $SERVICES; do svc running "$s" || down+=("$s"); done
 if [ ${#down[@]} -eq 0 ]; then
   ok services "all $(wc -w <<<"$SERVICES") running ($SERVICES)"
 else
   for s in "${down[@]}"; do
-    fail services "$s is not running; see its log, then: service $s start"
+    fail services "$s is not running; see its log, then start it: $(svc_hint start "$s")"
   done
 fi
 

@@ -2,6 +2,8 @@
 # Installs the given packages if any is missing, then prints name=version of
 # each. Re-running with everything installed changes nothing.
 set -eu
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 export DEBIAN_FRONTEND=noninteractive
 missing=""
 for p in "$@"; do

@@ -12,9 +12,10 @@
 # unchanged production command at a throwaway cluster.
 set -euo pipefail
 umask 077
-
-say() { printf 'migrations: %s\n' "$*"; }
-die() { printf 'migrations: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
+# Its summary line is the stack's migrations output.
+MAILSTACK_TAG=migrations
 
 # postgres cannot enter root's working directory, and psql warns when it
 # cannot; every path this script uses is absolute.
@@ -130,7 +131,7 @@ for i in "${!names[@]}"; do
 done
 
 if [ ${#done_list[@]} -gt 0 ]; then
-  say "applied ${done_list[*]}"
+  log "applied ${done_list[*]}"
 else
-  say "up to date (${#names[@]} applied)"
+  log "up to date (${#names[@]} applied)"
 fi

@@ -3,6 +3,8 @@
 # there before migrating, and say what to do when they are not.
 # Usage: roles-check.sh DATABASE OWNER LOOKUP_ROLE...
 set -euo pipefail
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 database=$1 owner=$2
 shift 2
 q() { runuser -u postgres -- psql -XAtq -d postgres -c "$1"; }
@@ -11,8 +13,6 @@ for role in "$owner" "$@"; do
   [ "$(q "SELECT count(*) FROM pg_roles WHERE rolname = '$role'")" = 1 ] || missing+=("role $role")
 done
 [ "$(q "SELECT count(*) FROM pg_database WHERE datname = '$database'")" = 1 ] || missing+=("database $database")
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "mailstack:dbMode is preprovisioned, but ${missing[*]} missing. A DBA must run files/postgres/roles.sql as a superuser on this host (psql -v ON_ERROR_STOP=1 -f roles.sql), or set mailstack:dbMode managed." >&2
-  exit 1
-fi
+[ ${#missing[@]} -eq 0 ] ||
+  die "mailstack:dbMode is preprovisioned, but ${missing[*]} missing. A DBA must run files/postgres/roles.sql as a superuser on this host (psql -v ON_ERROR_STOP=1 -f roles.sql), or set mailstack:dbMode managed."
 echo "database $database, owner $owner and roles $* are in place"

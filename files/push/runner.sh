@@ -9,24 +9,15 @@ umask 077
 say() { printf 'mailstack-push: %s\n' "$*"; }
 die() { printf 'mailstack-push: %s\n' "$*" >&2; exit 1; }
 
-# Service control that works on systemd hosts and on hosts without systemd
-# (the sandbox): reload-or-start, restart-or-start.
-svc() {
-  local action=$1 name=$2
-  if [ -d /run/systemd/system ]; then
-    case $action in
-      reload) systemctl reload-or-restart "$name" ;;
-      restart) systemctl restart "$name" ;;
-      *) die "unknown service action $action" ;;
-    esac
-  elif service "$name" status >/dev/null 2>&1; then
-    service "$name" "$action"
-  else
-    service "$name" start
-  fi
-}
-# Reload and verify commands run in child shells, which need svc too.
-export -f svc die
+# Reload and verify commands (`svc reload dovecot`, `wait_socket 10 ...`) run
+# in child shells that load the host's shell library (files/lib/mailstack.sh)
+# first. The runner itself does not load it, and so has its own say and die
+# above: the runner is what puts the library on the host, in the host
+# concern's first push, and that push has no reload or verify step, so nothing
+# needs the library before it is installed. Every other push and script runs
+# after that one. MAILSTACK_LIB is for tests.
+lib=${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}
+with_lib() { bash -c ". $(printf '%q' "$lib") || exit 1"$'\n'"$1" mailstack-push; }
 
 # One push at a time per host: two pushes reloading one daemon must not interleave.
 # Checks, reloads and verifications run with fd 9 closed, so that a daemon a
@@ -138,14 +129,14 @@ rollback() {
   for i in "${changed[@]}"; do
     if [ -e "$work/backup/f$i" ]; then swap_in "$i" "$work/backup/f$i"; else rm -f "${paths[$i]}"; fi
   done
-  if [ -n "$reload" ]; then bash -c "$reload" </dev/null >/dev/null 2>&1 9>&- || true; fi
+  if [ -n "$reload" ]; then with_lib "$reload" </dev/null >/dev/null 2>&1 9>&- || true; fi
 }
 
 # 4. Reload the service, then run the post-reload checks. 5. Any failure puts
-# the previous files back and reloads again, so the service keeps its old config.
+# the previous files back and reloads again, so the daemon keeps its old config.
 # Their output goes to a file, not a pipe: a daemon a reload starts may keep
 # the descriptors it inherited, and reading a pipe would wait for it to exit.
-run_step() { bash -c "$1" </dev/null >"$work/out" 2>&1 9>&-; }
+run_step() { with_lib "$1" </dev/null >"$work/out" 2>&1 9>&-; }
 if [ -n "$reload" ] && ! run_step "$reload"; then
   out=$(cat "$work/out")
   rollback

@@ -5,6 +5,8 @@
 # this leaves it alone. Prints the certificate's subject and expiry.
 # Usage: bootstrap-cert.sh HOSTNAME
 set -euo pipefail
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 host=$1
 dir=/etc/mailstack/tls
 umask 077

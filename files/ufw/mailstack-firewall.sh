@@ -6,6 +6,8 @@
 # https://manpages.ubuntu.com/manpages/jammy/man8/ufw.8.html
 # Usage: mailstack-firewall [--check] RULES_FILE
 set -euo pipefail
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 
 check_only=false
 if [ "${1:-}" = "--check" ]; then
@@ -17,8 +19,7 @@ rules=${1:?usage: mailstack-firewall [--check] RULES_FILE}
 mapfile -t want < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e 's/^[[:space:]]*//' "$rules" | grep -v '^$' || true)
 for r in "${want[@]}"; do
   if ! [[ $r =~ ^allow\ ([0-9]{1,5})/tcp$ ]] || [ "${BASH_REMATCH[1]}" -lt 1 ] || [ "${BASH_REMATCH[1]}" -gt 65535 ]; then
-    echo "mailstack-firewall: $rules: invalid rule \"$r\" (expected: allow PORT/tcp)" >&2
-    exit 1
+    die "$rules: invalid rule \"$r\" (expected: allow PORT/tcp)"
   fi
 done
 
@@ -26,10 +27,9 @@ done
 # (awk reads to the end: an early exit would kill sshd -T with SIGPIPE.)
 live_ssh=$(sshd -T 2>/dev/null | awk '$1 == "port" && !seen { print $2; seen = 1 }' || true)
 if [ -n "$live_ssh" ] && ! printf '%s\n' "${want[@]}" | grep -qx "allow $live_ssh/tcp"; then
-  echo "mailstack-firewall: $rules does not allow port $live_ssh/tcp, where sshd listens now; refusing to lock out SSH" >&2
-  exit 1
+  die "$rules does not allow port $live_ssh/tcp, where sshd listens now; refusing to lock out SSH"
 fi
-command -v ufw >/dev/null || { echo "mailstack-firewall: ufw is not installed" >&2; exit 1; }
+command -v ufw >/dev/null || die "ufw is not installed"
 $check_only && exit 0
 
 ufw default deny incoming >/dev/null

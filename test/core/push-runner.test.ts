@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ConfigPushArgs, renderPayload } from "../../src/core/push";
 import { ROOT } from "../../src/core/template";
+import { fakeInit, SHELL_LIB } from "../helpers/fake-init";
 
 const RUNNER = fs.readFileSync(path.join(ROOT, "files/push/runner.sh"), "utf8");
 let dir: string;
@@ -21,13 +22,19 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 type Opts = Omit<ConfigPushArgs, "connection" | "files">;
 
-function push(files: Record<string, string>, opts: Opts = {}, mode = "0640") {
+/** Runs the runner; its reload and verify steps load the library from the checkout. */
+function push(
+  files: Record<string, string>,
+  opts: Opts = {},
+  mode = "0640",
+  env: NodeJS.ProcessEnv = { ...process.env, MAILSTACK_LIB: SHELL_LIB },
+) {
   const payload = renderPayload(
     "test",
     opts,
     Object.entries(files).map(([p, content]) => ({ path: path.join(dir, p), content, mode })),
   );
-  const r = spawnSync("bash", ["-c", RUNNER, "mailstack-push"], { input: payload, encoding: "utf8" });
+  const r = spawnSync("bash", ["-c", RUNNER, "mailstack-push"], { input: payload, encoding: "utf8", env });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -103,6 +110,42 @@ describe("push runner", () => {
     const tricky = "end\nfile /etc/passwd root root 0644 1\n#comment\n\n  indented\n";
     expect(push({ "t.conf": tricky }).code).toBe(0);
     expect(read("t.conf")).toBe(tricky);
+  });
+
+  it("reloads a service through the host's shell library, with systemd or without", () => {
+    const systemd = fakeInit(path.join(dir, "systemd"), { systemd: true, units: ["ssh"] });
+    const reload = { service: "ssh", action: "reload" } as const;
+    expect(push({ "a.conf": "1\n" }, { reload }, "0640", systemd.env).code).toBe(0);
+    expect(systemd.calls()).toEqual(["systemctl reload-or-restart ssh"]);
+    const sysv = fakeInit(path.join(dir, "sysv"), { systemd: false, units: ["ssh"], running: ["ssh"] });
+    const r = push({ "a.conf": "2\n" }, { reload }, "0640", sysv.env);
+    expect(r.out).toContain("test: updated");
+    expect(sysv.calls()).toEqual(["service ssh status", "service ssh reload"]);
+  });
+
+  it("lets verify commands wait with the library, and rolls back when the wait gives up", () => {
+    push({ "a.conf": "v1\n" });
+    const socket = path.join(dir, "daemon.sock");
+    const r = push({ "a.conf": "v2\n" }, { verify: [`wait_socket 1 ${socket}`] });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(
+      `verification failed after reload, previous files restored: wait_socket 1 ${socket}`,
+    );
+    expect(r.err).toContain(`mailstack-push: gave up after 1 s waiting for the socket ${socket}`);
+    expect(read("a.conf")).toBe("v1\n");
+  });
+
+  it("fails a reload, and rolls back, where the library is missing", () => {
+    push({ "a.conf": "v1\n" });
+    const missing = path.join(dir, "no-such-lib.sh");
+    const r = push({ "a.conf": "v2\n" }, { reload: { command: "true" } }, "0640", {
+      ...process.env,
+      MAILSTACK_LIB: missing,
+    });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("reload failed, previous files restored: true");
+    expect(r.err).toContain(`${missing}: No such file or directory`);
+    expect(read("a.conf")).toBe("v1\n");
   });
 
   it("refuses an owner the host does not have", () => {

@@ -13,6 +13,8 @@ export interface Recorded {
 export const resources = new Map<string, Recorded>();
 /** Child name -> parent name, seen through a transformation on the root component. */
 export const parents = new Map<string, string | undefined>();
+/** Resource name -> the names of the resources in its dependsOn, seen through the same transformation. */
+export const dependsOn = new Map<string, string[]>();
 
 /** Sets the mocks; `stack` names the stack the program runs as (URNs, getStack()). */
 export function setup(stdout: (name: string) => string = () => "", stack = "test"): void {
@@ -70,10 +72,18 @@ function tlsKey(inputs: Record<string, unknown>): Record<string, string> {
   }
 }
 
-/** A transformation that records each resource's parent; pass it to the root component. */
+type Named = pulumi.Resource & { __name?: string };
+
+/** A transformation that records each resource's parent and dependsOn; pass it to the root component. */
 export const recordParents: pulumi.ResourceTransformation = (args) => {
-  const parent = args.opts.parent as (pulumi.Resource & { __name?: string }) | undefined;
+  const parent = args.opts.parent as Named | undefined;
   parents.set(args.name, parent?.__name);
+  const deps = args.opts.dependsOn;
+  const list = (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as Named[];
+  dependsOn.set(
+    args.name,
+    list.flatMap((d) => (d.__name === undefined ? [] : [d.__name])),
+  );
   return undefined;
 };
 

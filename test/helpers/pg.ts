@@ -184,7 +184,7 @@ export function provisionMailDatabase(pg: TestPostgres, spec: DatabaseSpec = DAT
     {
       input: renderMigrationPayload(spec.database, spec.owner, loadMigrations()),
       encoding: "utf8",
-      env: { ...process.env, PGHOST: pg.socketDir },
+      env: { ...process.env, PGHOST: pg.socketDir, MAILSTACK_LIB: path.join(ROOT, "files/lib/mailstack.sh") },
     },
   );
   if (migrate.status !== 0) throw new Error(`migrate.sh failed: ${migrate.stderr}`);

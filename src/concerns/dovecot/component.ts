@@ -419,9 +419,7 @@ export class Dovecot extends pulumi.ComponentResource {
           command: `${SIEVE_SCRIPTS.map((f) => `sievec -c /etc/dovecot/dovecot.conf -o ${shellQuote(`sieve_extensions=${SIEVEC_EXTENSIONS}`)} ${SIEVE_DIR}/${f}`).join(" && ")} && svc reload dovecot`,
         },
         // Postfix cannot deliver or log anyone in without these two.
-        verify: [
-          `for i in $(seq 50); do ${sockets.map((s) => `[ -S ${s} ]`).join(" && ")} && exit 0; sleep 0.2; done; echo "Dovecot's sockets for Postfix are missing" >&2; exit 1`,
-        ],
+        verify: [`wait_socket 10 ${sockets.join(" ")}`],
       },
       { parent: this, dependsOn: [packages, vmail, ...(secret ? [secret] : [])] },
     );

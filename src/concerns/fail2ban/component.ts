@@ -49,7 +49,7 @@ export class Fail2ban extends pulumi.ComponentResource {
         check: ["fail2ban-client -t >/dev/null"],
         reload: { service: "fail2ban", action: "restart" },
         verify: [
-          `for i in $(seq 100); do n=$(fail2ban-client status 2>/dev/null | sed -n 's/.*Number of jail:[[:space:]]*//p'); [ "$n" = ${JAILS.length} ] && exit 0; sleep 0.2; done; fail2ban-client status >&2; echo "Fail2ban does not run the ${JAILS.length} jails" >&2; exit 1`,
+          `jails() { [ "$(fail2ban-client status 2>/dev/null | sed -n 's/.*Number of jail:[[:space:]]*//p')" = ${JAILS.length} ]; }; wait_until 20 "Fail2ban to run its ${JAILS.length} jails" jails || { fail2ban-client status >&2; exit 1; }`,
         ],
       },
       { parent: this, dependsOn: [packages] },

@@ -101,9 +101,7 @@ export class Clamav extends pulumi.ComponentResource {
         // itself refuses to start on a bad database, which rolls back.
         check: ["clamconf -n >/dev/null"],
         reload: { service: "clamav-daemon", action: "restart" },
-        verify: [
-          `for i in $(seq 300); do [ -S ${CLAMD_SOCKET} ] && exit 0; sleep 0.2; done; echo "clamd's socket ${CLAMD_SOCKET} did not appear" >&2; exit 1`,
-        ],
+        verify: [`wait_socket 60 ${CLAMD_SOCKET}`],
       },
       { parent: this, dependsOn: [packages, signatures] },
     );

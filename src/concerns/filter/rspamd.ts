@@ -198,7 +198,7 @@ export class Rspamd extends pulumi.ComponentResource {
         },
         // The milter must listen and the controller answer before Postfix sends mail its way.
         verify: [
-          `for i in $(seq 150); do ss -Hltn 'sport = :${RSPAMD_MILTER.port}' | grep -q . && rspamc -h ${RSPAMD_CONTROLLER.host}:${RSPAMD_CONTROLLER.port} stat >/dev/null 2>&1 && exit 0; sleep 0.2; done; echo "Rspamd's milter or controller did not come up" >&2; exit 1`,
+          `up() { listening ${RSPAMD_MILTER.port} && rspamc -h ${RSPAMD_CONTROLLER.host}:${RSPAMD_CONTROLLER.port} stat >/dev/null 2>&1; }; wait_until 30 "Rspamd's milter on port ${RSPAMD_MILTER.port} and its controller" up`,
         ],
       },
       { parent: this, dependsOn: [packages, ...(dkim ? [dkim] : [])] },

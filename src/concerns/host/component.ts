@@ -1,6 +1,7 @@
-// The host itself: reachability and OS check, base packages, identity
-// (hostname, mailname, time zone), unattended security upgrades, sshd
-// hardening and the firewall. Every config file goes through ConfigPush.
+// The host itself: the shell library every host script loads, reachability
+// and OS check, base packages, identity (hostname, mailname, time zone),
+// unattended security upgrades, sshd hardening and the firewall. Every config
+// file goes through ConfigPush.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
 import { installPackages, parseVersions, raw, runScript } from "../../core/remote";
@@ -19,6 +20,13 @@ export const BASE_PACKAGES = [
   "unattended-upgrades",
   "util-linux",
 ] as const;
+
+/**
+ * The host's shell library (files/lib/mailstack.sh): logging, service control
+ * and waiting. Every script under files/ loads it from here, and so do the
+ * push runner's reload and verify commands.
+ */
+export const SHELL_LIBRARY = "/usr/local/lib/mailstack/mailstack.sh";
 
 export interface OpenPort {
   readonly port: number;
@@ -85,8 +93,24 @@ export class MailHost extends pulumi.ComponentResource {
     const sshPort = args.openPorts.find((p) => p.service === "ssh")?.port;
     if (sshPort === undefined) throw new pulumi.ResourceError("openPorts must include the ssh port", this);
 
-    // The first command waits for SSH (the connection retries) and stops on an unsupported OS.
-    const facts = runScript(`${name}-facts`, conn, "host/facts.sh", [args.os], { parent: this });
+    // First the shell library, which every later script and every reload and
+    // verify command loads: this push waits for SSH (the connection retries).
+    // Its own push cannot load it, and does not need to: it has no reload or
+    // verify step (see files/push/runner.sh).
+    const library = new ConfigPush(
+      `${name}-library`,
+      {
+        connection: conn,
+        files: [{ path: SHELL_LIBRARY, content: raw("lib/mailstack.sh") }],
+        check: [`bash -n ${SHELL_LIBRARY}`],
+      },
+      { parent: this },
+    );
+    // Then the OS check, which stops on an unsupported OS.
+    const facts = runScript(`${name}-facts`, conn, "host/facts.sh", [args.os], {
+      parent: this,
+      dependsOn: [library],
+    });
     const packages = installPackages(`${name}-packages`, conn, BASE_PACKAGES, {
       parent: this,
       dependsOn: [facts],
@@ -181,7 +205,7 @@ export class MailHost extends pulumi.ComponentResource {
 
     this.os = facts.stdout.apply((s) => s.trim());
     this.versions = packages.stdout.apply(parseVersions);
-    this.ready = [identity, timezone, upgrades, sshd, firewall];
+    this.ready = [library, identity, timezone, upgrades, sshd, firewall];
     this.registerOutputs({ os: this.os, versions: this.versions });
   }
 }

@@ -57,7 +57,8 @@ function runPayload(payload: string) {
   const r = spawnSync("bash", ["-c", SCRIPT, "mailstack-migrate"], {
     input: payload,
     encoding: "utf8",
-    env: { ...process.env, PGHOST: pg.socketDir },
+    // The host's shell library, from the checkout rather than /usr/local/lib.
+    env: { ...process.env, PGHOST: pg.socketDir, MAILSTACK_LIB: path.join(ROOT, "files/lib/mailstack.sh") },
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };

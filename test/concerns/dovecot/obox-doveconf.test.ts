@@ -178,7 +178,7 @@ describe("obox on Debian's Dovecot", () => {
     const push = (binds: Binds) =>
       isolated(binds, 'bash -c "$RUNNER" mailstack-push', {
         input: payload(),
-        env: { ...process.env, RUNNER },
+        env: { ...process.env, RUNNER, MAILSTACK_LIB: path.join(ROOT, "files/lib/mailstack.sh") },
       });
 
     it("is refused on Debian's Dovecot before anything changes, with the clear message and no key", () => {
