@@ -7,7 +7,7 @@
 # domains, virtual_users, virtual_aliases or sender_logins with a Seq Scan
 # (a missing index: every lookup would read the whole table).
 #
-# Runs against a throwaway PostgreSQL, like test/pg.ts: Debian's server
+# Runs against a throwaway PostgreSQL, like test/helpers/pg.ts: Debian's server
 # binaries as the postgres OS user in a temp dir, listening only on a unix
 # socket there; the system cluster is never touched. The migrations are
 # applied by the real files/postgres/migrate.sh.

@@ -1,6 +1,6 @@
 -- Bench data for the lookup plans: 10 000 domains, 100 000 users, 20 000
 -- aliases and 5 000 sender logins. Used by bench/explain.sh and
--- test/lookup-plans.test.ts, against a throwaway cluster, never a real one.
+-- test/concerns/database/lookup-plans.test.ts, against a throwaway cluster, never a real one.
 -- Every 10th domain authenticates against LDAP, every 50th is inactive.
 INSERT INTO domains (domain_name, auth_type, ldap_base_dn, is_active)
 SELECT 'd' || i || '.example',

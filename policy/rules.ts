@@ -5,7 +5,7 @@
 // port list, the TLS settings and the key sizes are the mission's, restated.
 //
 // Most of what matters reaches the host through the push primitive
-// (components/push.ts), so the rules read its payload: a `push NAME` line, the
+// (src/core/push.ts), so the rules read its payload: a `push NAME` line, the
 // check/reload/verify lines, then per file `file PATH OWNER GROUP MODE N`
 // followed by its N lines, and `end`.
 import * as crypto from "node:crypto";
@@ -65,7 +65,7 @@ function text(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** One push's payload (components/push.ts renderPayload), parsed; undefined when stdin is not one. */
+/** One push's payload (src/core/push.ts renderPayload), parsed; undefined when stdin is not one. */
 export interface PushPayload {
   readonly name: string;
   readonly commands: readonly string[];
@@ -141,13 +141,13 @@ function checkFirewall(r: PolicyResource): string[] {
     const opens = [...commandStrings(r).map((c) => c.value), ...stdin].some((s) => UFW_OPENS.test(s));
     return opens
       ? [
-          `${r.name} opens a port with ufw outside the firewall push; every open port must be in ${FIREWALL_RULES_PATH} (components/host.ts). Fix: remove that ufw command; SSH's port is mailstack:sshPort`,
+          `${r.name} opens a port with ufw outside the firewall push; every open port must be in ${FIREWALL_RULES_PATH} (src/concerns/host/component.ts). Fix: remove that ufw command; SSH's port is mailstack:sshPort`,
         ]
       : [];
   }
   if (rules === undefined) {
     return [
-      `the firewall push ${push.name} carries no ${FIREWALL_RULES_PATH}, so its open ports cannot be checked. Fix: components/host.ts must push the rules file`,
+      `the firewall push ${push.name} carries no ${FIREWALL_RULES_PATH}, so its open ports cannot be checked. Fix: src/concerns/host/component.ts must push the rules file`,
     ];
   }
   const problems: string[] = [];
@@ -175,7 +175,7 @@ function checkFirewall(r: PolicyResource): string[] {
   }
   for (const e of extra.filter((x) => x.label !== "ssh")) {
     problems.push(
-      `the firewall opens ${e.port}/tcp${e.label ? ` (${e.label})` : ""}, which is neither a mail port (${Object.keys(MISSION_PORTS).join(", ")}) nor SSH. Fix: only mailstack:sshPort adds a port to the mail set; remove ${e.port} from the stack's port list (openPorts, components/mailstack.ts)`,
+      `the firewall opens ${e.port}/tcp${e.label ? ` (${e.label})` : ""}, which is neither a mail port (${Object.keys(MISSION_PORTS).join(", ")}) nor SSH. Fix: only mailstack:sshPort adds a port to the mail set; remove ${e.port} from the stack's port list (openPorts, src/mailstack.ts)`,
     );
   }
   return problems;
@@ -348,7 +348,7 @@ function checkProxied(r: PolicyResource): string[] {
   // Cloudflare proxies only HTTP: a proxied A/AAAA/CNAME hides the mail host behind it.
   if (proxied === true || (["A", "AAAA", "CNAME"].includes(type) && proxied !== false)) {
     return [
-      `Cloudflare record ${type} ${name} is ${proxied === true ? "proxied" : "not explicitly unproxied"}: SMTP, IMAP and POP3 cannot pass Cloudflare's proxy and the host must be reached directly. Fix: proxied: false (components/dns.ts cloudflareRecordArgs); the records follow mailstack:hostname and mailstack:mailIpv4`,
+      `Cloudflare record ${type} ${name} is ${proxied === true ? "proxied" : "not explicitly unproxied"}: SMTP, IMAP and POP3 cannot pass Cloudflare's proxy and the host must be reached directly. Fix: proxied: false (src/concerns/dns/component.ts cloudflareRecordArgs); the records follow mailstack:hostname and mailstack:mailIpv4`,
     ];
   }
   return [];
@@ -377,7 +377,7 @@ function checkDmarc(r: PolicyResource, stack: string): string[] {
     const dmarc = r.props.dmarc;
     if (typeof dmarc !== "object" || dmarc === null) {
       return [
-        `the DNS component ${r.name} carries no DMARC records (input dmarc), so the DMARC policy cannot be checked. Fix: components/dns.ts passes them to its component`,
+        `the DNS component ${r.name} carries no DMARC records (input dmarc), so the DMARC policy cannot be checked. Fix: src/concerns/dns/component.ts passes them to its component`,
       ];
     }
     for (const [name, value] of Object.entries(dmarc)) {
@@ -427,7 +427,7 @@ function checkDkim(r: PolicyResource): string[] {
   const keys = [...push.files].filter(([p]) => path.dirname(p) === DKIM_KEY_DIR && p.endsWith(".key"));
   if (keys.length === 0 && push.name.endsWith("-dkim-keys")) {
     return [
-      `the DKIM key push ${push.name} carries no key under ${DKIM_KEY_DIR}, so the keys' strength cannot be checked. Fix: components/rspamd.ts pushes every selector's key there`,
+      `the DKIM key push ${push.name} carries no key under ${DKIM_KEY_DIR}, so the keys' strength cannot be checked. Fix: src/concerns/filter/rspamd.ts pushes every selector's key there`,
     ];
   }
   return keys.flatMap(([p, pem]) => {
@@ -508,7 +508,7 @@ function checkSecrets(r: PolicyResource): string[] {
   return commandStrings(r).flatMap(({ where, value }) =>
     secretMaterial(value).map(
       (p) =>
-        `${r.name}: its ${where} command holds ${p.what}, which lands in argv on the host and in plain state. Fix: pass it on stdin in a secret push (components/push.ts, secret: true); it comes from ${p.keys}`,
+        `${r.name}: its ${where} command holds ${p.what}, which lands in argv on the host and in plain state. Fix: pass it on stdin in a secret push (src/core/push.ts, secret: true); it comes from ${p.keys}`,
     ),
   );
 }

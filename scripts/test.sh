@@ -12,9 +12,9 @@ phase "dependencies"
 # Needed here: shellcheck for the scripts, ldap-utils, swaks and curl as the
 # test clients of the LDAP host and the mail services, NSD and Python's DNS,
 # SPF and DKIM libraries for the DNS tests, and PostgreSQL 15 for the
-# throwaway clusters of the database tests (test/pg.ts starts its own; the
+# throwaway clusters of the database tests (test/helpers/pg.ts starts its own; the
 # system cluster is not used), and Debian's Dovecot, whose doveconf parses the
-# obox fragment (test/obox-doveconf.test.ts; the service is never started).
+# obox fragment (test/concerns/dovecot/obox-doveconf.test.ts; the service is never started).
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
@@ -22,13 +22,13 @@ command -v ldapwhoami >/dev/null || missing+=(ldap-utils)
 command -v swaks >/dev/null || missing+=(swaks)
 command -v curl >/dev/null || missing+=(curl)
 # DNS, SPF, DKIM and DMARC: the stack's zones are served by throwaway NSD
-# servers (test/nsd.ts), asked by Debian's dnspython, pyspf and dkimpy
-# (test/dns-check.py, run with /usr/bin/python3, not a python3 earlier on PATH).
+# servers (test/helpers/nsd.ts), asked by Debian's dnspython, pyspf and dkimpy
+# (test/helpers/dns-check.py, run with /usr/bin/python3, not a python3 earlier on PATH).
 [ -x /usr/sbin/nsd ] || missing+=(nsd)
 /usr/bin/python3 -c 'import dkim, dns.resolver' 2>/dev/null || missing+=(python3-dkim python3-dnspython)
 /usr/bin/python3 -c 'import spf' 2>/dev/null || missing+=(python3-spf)
 [ -x /usr/bin/doveconf ] || missing+=(dovecot-core)
-# The security tests' scanners (test/security-contract.ts): nmap for the port
+# The security tests' scanners (test/sandbox/security-contract.ts): nmap for the port
 # scan, testssl.sh for the TLS ports. Neither has a service.
 command -v nmap >/dev/null || missing+=(nmap)
 command -v testssl >/dev/null || missing+=(testssl.sh)

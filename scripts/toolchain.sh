@@ -24,7 +24,7 @@
 # builds instead the test servers, into the same directory, each from its Go
 # module: pebble, the ACME server the sandbox runs (scripts/sandbox.sh), and
 # minio and mc, the S3 server and its client, for the storage policy's
-# contract test (test/minio-policy.test.ts).
+# contract test (test/concerns/backup/minio-policy.test.ts).
 #
 #   eval "$(bash scripts/toolchain.sh lint)"
 #

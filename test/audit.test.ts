@@ -3,7 +3,7 @@
 // copy of the sandbox's export (test/fixtures/audit/, its ciphertexts
 // replaced by fake ones), the certificate warning, and the promise that no
 // secret gets out: secrets planted in the fixture appear in neither output.
-// test/audit-contract.ts runs the command against the deployed e2e stack.
+// test/sandbox/audit-contract.ts runs the command against the deployed e2e stack.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -52,7 +52,7 @@ function resource(type: string, name: string, props: Record<string, unknown>, pa
   };
 }
 
-/** The Command of a push named `name`, as components/push.ts makes it. */
+/** The Command of a push named `name`, as src/core/push.ts makes it. */
 function push(
   name: string,
   files: readonly (Omit<PushFile, "content"> & { content: string })[],
@@ -250,7 +250,7 @@ describe("mail-dns-not-proxied", () => {
     why: "host",
   };
 
-  it("passes the records components/dns.ts makes", () => {
+  it("passes the records src/concerns/dns/component.ts makes", () => {
     expect(check("mail-dns-not-proxied", dnsRecord({ ...cloudflareRecordArgs(a, "zone", 3600) }))).toEqual(
       [],
     );

@@ -2,7 +2,7 @@
 # mailstack migration runner: apply the pending SQL migrations, each in one
 # transaction together with its schema_migrations row.
 # Runs on the host as root (via `bash -c`), reading a payload from stdin (see
-# renderMigrationPayload in components/migrations.ts for the format). The
+# renderMigrationPayload in src/concerns/database/migrations.ts for the format). The
 # payload holds the migrations' SQL, so `pulumi preview --diff` shows changed
 # lines; this script is the same for every deployment.
 #

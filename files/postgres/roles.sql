@@ -1,4 +1,4 @@
--- Roles and grants of the mail database, generated from components/database-spec.ts.
+-- Roles and grants of the mail database, generated from src/concerns/database/spec.ts.
 -- Run as a superuser: psql -v ON_ERROR_STOP=1 -f roles.sql. Safe to run again.
 
 SELECT format('CREATE ROLE %I LOGIN', 'techmail')

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # mailstack push runner: stage, check, swap, reload, roll back.
-# Runs on the host as root, reading a payload from stdin (see components/push.ts
+# Runs on the host as root, reading a payload from stdin (see src/core/push.ts
 # for the format). The payload holds the files' text, so `pulumi preview --diff`
 # shows changed lines; this script is the same for every push.
 set -euo pipefail

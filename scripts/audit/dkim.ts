@@ -48,7 +48,7 @@ export function dkimOf(
     const at = r.name.indexOf("._domainkey.");
     const selector = r.name.slice(0, at);
     const domain = r.name.slice(at + "._domainkey.".length);
-    // A generated key is a @pulumi/tls resource named by components/dkim.ts' dkimChildName.
+    // A generated key is a @pulumi/tls resource named by src/concerns/dkim/component.ts' dkimChildName.
     const generated = state.resources.find(
       (k) =>
         k.type === "tls:index/privateKey:PrivateKey" &&

@@ -2,7 +2,7 @@
 // readers of the few non-secret texts the report takes from them (the
 // accounts sync's SQL, the zone fragments; push payloads are read by
 // policy/rules.ts' parsePush). Each reader is the inverse of the stack's own
-// renderer (components/accounts-sql.ts, components/dns-records.ts), tested by
+// renderer (src/concerns/database/accounts-sql.ts, src/concerns/dns/records.ts), tested by
 // a round trip.
 // Nothing here prints; the report (report.ts) picks the fields it shows.
 import { type PolicyResource, txtText } from "../../policy/rules";

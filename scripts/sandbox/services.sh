@@ -138,7 +138,7 @@ start_dns() {
   wait_for "dnsmasq on $BRIDGE_ADDR:53" listening udp "$BRIDGE_ADDR" 53
 }
 
-# The policy the stack itself would give the backup key (components/storage.ts).
+# The policy the stack itself would give the backup key (src/concerns/backup/storage.ts).
 print_backup_policy() { node "$SCRIPT_DIR/sandbox/backup-policy.js" "$1"; }
 
 # mc as MinIO's root, without the credentials on any command line.

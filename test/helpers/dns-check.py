@@ -1,4 +1,4 @@
-# The Python half of test/dns-contract.ts: what a receiving mail server asks
+# The Python half of test/sandbox/dns-contract.ts: what a receiving mail server asks
 # DNS, answered by the test's throwaway NSD on 127.0.0.1:<port>. Debian's
 # libraries do the protocol work (dnspython asks, pyspf evaluates SPF, dkimpy
 # verifies signatures); the test itself asserts on the JSON printed here.

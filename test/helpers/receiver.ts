@@ -2,7 +2,7 @@
 // concludes: SPF of the envelope (pyspf), the message's DKIM signatures
 // (dkimpy), DMARC alignment of both with the From domain (here), and plain
 // lookups. Debian's Python libraries do the protocol work in
-// test/dns-check.py, every lookup pointed at a throwaway NSD (test/nsd.ts)
+// test/helpers/dns-check.py, every lookup pointed at a throwaway NSD (test/helpers/nsd.ts)
 // and at nothing else. Plain functions: the contracts' it blocks call them
 // with a message from the sandbox, and they run as well on one signed locally.
 import { spawnSync } from "node:child_process";
@@ -64,7 +64,7 @@ function dnsCheck<T>(nsd: TestNsd, mode: string, args: readonly string[], input:
     const fix = /ModuleNotFoundError|ENOENT/.test(why)
       ? "; install Debian's libraries: apt-get install python3-dnspython python3-spf python3-dkim"
       : "";
-    throw new Error(`test/dns-check.py ${mode} failed: ${why}${fix}`);
+    throw new Error(`test/helpers/dns-check.py ${mode} failed: ${why}${fix}`);
   }
   return JSON.parse(r.stdout) as T;
 }

@@ -1,7 +1,7 @@
 // The audit report against the deployed e2e stack: the real command
 // (`npm run audit`, which runs pulumi stack export and stack output itself)
 // writes both files with every section, and no line of any secret the stack
-// holds appears in them. test/e2e.test.ts calls registerAuditTests.
+// holds appears in them. test/sandbox/e2e.test.ts calls registerAuditTests.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";

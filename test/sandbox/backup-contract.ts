@@ -1,7 +1,7 @@
 // Backups against the deployed sandbox and its MinIO: a snapshot goes into
 // the bucket encrypted, its time is recorded for monitoring; a deleted message
 // comes back from an earlier snapshot byte for byte; the database dump
-// restores into a scratch database that matches the live one. test/e2e.test.ts
+// restores into a scratch database that matches the live one. test/sandbox/e2e.test.ts
 // calls registerBackupTests.
 
 import { spawnSync } from "node:child_process";

@@ -1,9 +1,9 @@
 // DKIM against the deployed sandbox: mail a user submits leaves signed, and
 // the signature verifies with dkimpy (python3-dkim) against the public keys of
 // the stack's dkimRecords output, served by a real DNS server (a throwaway
-// NSD on loopback, test/nsd.ts). Then a rotation: `sign` moves to the next
+// NSD on loopback, test/helpers/nsd.ts). Then a rotation: `sign` moves to the next
 // selector, new mail carries it, and both selectors stay published.
-// test/e2e.test.ts calls registerDkimTests after the mail tests.
+// test/sandbox/e2e.test.ts calls registerDkimTests after the mail tests.
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { type DnsRecord, zoneFragment } from "../../src/concerns/dns/records";

@@ -1,11 +1,11 @@
 // DNS against the deployed stack: its dnsZones output (a BIND fragment per
 // mail domain) is loaded, with a SOA and NS added as a DNS host would, into a
-// real authoritative server, a throwaway NSD on loopback (test/nsd.ts). Every
+// real authoritative server, a throwaway NSD on loopback (test/helpers/nsd.ts). Every
 // record must be served as the fragment writes it, and the records a mail
 // client or a receiving server relies on must say the right things. Then a
 // message the mail host signed is checked as a receiver would, every lookup
-// answered by that NSD (test/receiver.ts): SPF (pyspf), DKIM (dkimpy) and
-// DMARC alignment, with the cases that must not pass. test/e2e.test.ts calls
+// answered by that NSD (test/helpers/receiver.ts): SPF (pyspf), DKIM (dkimpy) and
+// DMARC alignment, with the cases that must not pass. test/sandbox/e2e.test.ts calls
 // registerDnsTests.
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";

@@ -138,12 +138,12 @@ describe("sandbox deployment through the real engine", () => {
   );
 
   // Every Postfix and Dovecot lookup, run as the daemons' own roles against
-  // the database just deployed (test/lookups-contract.ts).
+  // the database just deployed (test/sandbox/lookups-contract.ts).
   registerLookupTests(ssh);
-  // Real mail through the deployed Postfix and Dovecot (test/mail-contract.ts).
+  // Real mail through the deployed Postfix and Dovecot (test/sandbox/mail-contract.ts).
   registerMailTests(ssh, sb.SANDBOX_HOST ?? "");
   registerFilterTests(ssh, sb.SANDBOX_HOST ?? "");
-  // DKIM signing, verified against the published keys, and a rotation (test/dkim-contract.ts).
+  // DKIM signing, verified against the published keys, and a rotation (test/sandbox/dkim-contract.ts).
   registerDkimTests(ssh, sb.SANDBOX_HOST ?? "", {
     records: async () => (await stack.outputs()).dkimRecords?.value ?? [],
     signWith: async (selector) => {
@@ -151,28 +151,28 @@ describe("sandbox deployment through the real engine", () => {
       await up();
     },
   });
-  // The zones output served by NSD; SPF, DKIM and DMARC of a signed message (test/dns-contract.ts).
+  // The zones output served by NSD; SPF, DKIM and DMARC of a signed message (test/sandbox/dns-contract.ts).
   registerDnsTests(ssh, sb.SANDBOX_HOST ?? "", {
     zones: async () => (await stack.outputs()).dnsZones?.value ?? {},
     dkimRecords: async () => (await stack.outputs()).dkimRecords?.value ?? [],
   });
-  // Certificates from Pebble on every TLS port, nginx's files, renewals (test/tls-contract.ts).
+  // Certificates from Pebble on every TLS port, nginx's files, renewals (test/sandbox/tls-contract.ts).
   registerTlsTests(ssh, sb.SANDBOX_HOST ?? "", {
     acmeCa: sb.SANDBOX_ACME_CA ?? "",
     acmeRootUrl: sb.SANDBOX_ACME_ROOT_URL ?? "",
     domains: ["example.test", "example.org", "corp.example.test"],
     zones: async () => (await stack.outputs()).dnsZones?.value ?? {},
   });
-  // Backups into the sandbox's MinIO, and restores (test/backup-contract.ts).
+  // Backups into the sandbox's MinIO, and restores (test/sandbox/backup-contract.ts).
   registerBackupTests(ssh, sb.SANDBOX_HOST ?? "", { s3DataDir: sb.SANDBOX_S3_DATA ?? "" });
-  // Fail2ban's bans, from a second test host (test/fail2ban-contract.ts).
+  // Fail2ban's bans, from a second test host (test/sandbox/fail2ban-contract.ts).
   registerFail2banTests(
     ssh,
     sb.SANDBOX_HOST ?? "",
     sb.SANDBOX_LDAP_NETNS ?? "mailstack-ldap",
     sb.SANDBOX_LDAP_HOST ?? "10.213.0.3",
   );
-  // Hybrid LDAP/local authentication and its fallback rules (test/ldap-contract.ts).
+  // Hybrid LDAP/local authentication and its fallback rules (test/sandbox/ldap-contract.ts).
   registerLdapTests(ssh, sb.SANDBOX_HOST ?? "");
 
   it(
@@ -339,11 +339,11 @@ describe("sandbox deployment through the real engine", () => {
     expect(ssh("ufw status").out).toMatch(/^22\/tcp\s+ALLOW/m);
   });
 
-  // The audit report renders from the stack's state and outputs, and holds no secret (test/audit-contract.ts).
+  // The audit report renders from the stack's state and outputs, and holds no secret (test/sandbox/audit-contract.ts).
   registerAuditTests({ stack: () => STACK, secrets: collectSecretLines });
 
   // Last but one: the port scan, the TLS scan, SSH, and secrets in the state
-  // export, the deploy logs, process arguments and files on the host (test/security-contract.ts).
+  // export, the deploy logs, process arguments and files on the host (test/sandbox/security-contract.ts).
   registerSecurityTests(ssh, sb.SANDBOX_HOST ?? "", {
     openPorts: async () =>
       ((await stack.outputs()).openPorts?.value ?? []).map((p: { port: number }) => p.port),
@@ -369,7 +369,7 @@ describe("sandbox deployment through the real engine", () => {
     // A backup handles restic's password and the bucket's key: sample the processes meanwhile.
     busy: "mailstack-backup",
   });
-  // Broken configs, PostgreSQL down, a deployment under load and a power cut (test/fault-contract.ts).
+  // Broken configs, PostgreSQL down, a deployment under load and a power cut (test/sandbox/fault-contract.ts).
   registerFaultTests(ssh, sb.SANDBOX_HOST ?? "", {
     up,
     unchanged: async () => {
@@ -381,7 +381,7 @@ describe("sandbox deployment through the real engine", () => {
       else await stack.setConfig(key, { value });
     },
   });
-  // mailstack-health, healthy and broken, against an NSD serving the zones (test/health-contract.ts).
+  // mailstack-health, healthy and broken, against an NSD serving the zones (test/sandbox/health-contract.ts).
   registerHealthTests(ssh, sb.SANDBOX_HOST ?? "", {
     bridgeAddress: sb.SANDBOX_DNS ?? "10.213.0.1",
     zones: async () => (await stack.outputs()).dnsZones?.value ?? {},
@@ -396,7 +396,7 @@ describe("sandbox deployment through the real engine", () => {
     },
   });
   // Last: the TLS versions, postscreen, and a mail log with no unexplained
-  // errors or warnings after everything above (test/mail-hygiene-contract.ts).
+  // errors or warnings after everything above (test/sandbox/mail-hygiene-contract.ts).
   registerHygieneTests(ssh, sb.SANDBOX_HOST ?? "", [
     ...securityLogAllowed(sb.SANDBOX_LDAP_HOST ?? "10.213.0.3"),
     ...LDAP_LOG_ALLOWED,

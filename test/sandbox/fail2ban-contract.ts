@@ -4,7 +4,7 @@
 // (10.213.0.3, through `ip netns exec`), until it is banned: its connections
 // are refused, this machine (10.213.0.1) keeps working, and the ban expires.
 // The same failures from the allowlisted 10.213.0.1 ban nothing.
-// test/e2e.test.ts calls registerFail2banTests after the mail tests.
+// test/sandbox/e2e.test.ts calls registerFail2banTests after the mail tests.
 import { describe, expect, it } from "vitest";
 import { tool } from "../helpers/mail-clients";
 import type { SandboxSsh } from "../helpers/sandbox-ssh";

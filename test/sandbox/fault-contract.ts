@@ -11,7 +11,7 @@
 //     messages: all N arrive, none twice;
 //   - the host loses power and boots again (scripts/sandbox.sh reboot): every
 //     service comes back, mail flows, and a preview finds nothing to change.
-// LDAP going down is test/ldap-contract.ts. test/e2e.test.ts calls
+// LDAP going down is test/sandbox/ldap-contract.ts. test/sandbox/e2e.test.ts calls
 // registerFaultTests.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";

@@ -1,7 +1,7 @@
 // Filtering against the deployed sandbox: Rspamd as Postfix's milter, ClamAV
 // behind it, Sieve filing marked mail into Junk and IMAPSieve training Bayes
 // when a user moves mail. Clients run on this machine: swaks for SMTP, curl for
-// IMAP. test/e2e.test.ts calls registerFilterTests after the mail tests.
+// IMAP. test/sandbox/e2e.test.ts calls registerFilterTests after the mail tests.
 
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";

@@ -4,7 +4,7 @@
 // address, and mailstack:health dnsServer points the check at it. The queue
 // may hold nothing (maxQueue 0). Broken means: Dovecot stopped, so
 // a message waits in the queue, and NSD serving another MX for example.test.
-// test/e2e.test.ts calls registerHealthTests.
+// test/sandbox/e2e.test.ts calls registerHealthTests.
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { inbound } from "../helpers/mail-clients";

@@ -8,7 +8,7 @@
 //   - a wrong password never falls back.
 // Each rule is checked over IMAPS (curl), POP3S (curl) and submission on 587
 // after STARTTLS (swaks; Dovecot's submission service), from this
-// machine as a client would. test/e2e.test.ts calls registerLdapTests after
+// machine as a client would. test/sandbox/e2e.test.ts calls registerLdapTests after
 // the mail tests; `scripts/sandbox.sh ldap-stop|ldap-start` takes LDAP down
 // and up again, and it is always started again afterwards.
 import { spawnSync } from "node:child_process";

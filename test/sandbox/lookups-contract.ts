@@ -1,7 +1,7 @@
-// The lookups of components/lookups.ts against the deployed sandbox: the
+// The lookups of src/concerns/database/lookups.ts against the deployed sandbox: the
 // rendered Postfix maps and Dovecot SQL config, run by the real daemons' tools
 // as their OS users, so peer authentication (pg_ident.conf) picks the lookup
-// role and the spec's grants decide what it may read. test/e2e.test.ts calls
+// role and the spec's grants decide what it may read. test/sandbox/e2e.test.ts calls
 // registerLookupTests right after deploying the stack with the accounts of
 // Pulumi.sandbox.yaml. Everything it adds to the host lives in a scratch
 // directory and goes again at the end; only the packages stay.
@@ -52,7 +52,7 @@ const POSTFIX_MAIN_CF = "# mailstack lookup tests only: postmap -c reads this.\n
  * A Dovecot that does nothing but authentication, with the rendered file as
  * its only passdb and userdb, on its own base_dir beside any system Dovecot.
  */
-const DOVECOT_TEST_CONF = `# mailstack lookup tests only (test/lookups-contract.ts).
+const DOVECOT_TEST_CONF = `# mailstack lookup tests only (test/sandbox/lookups-contract.ts).
 instance_name = mailstack-test
 base_dir = ${DOVECOT_BASE}
 protocols =

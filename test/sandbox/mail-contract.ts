@@ -1,7 +1,7 @@
 // Real mail against the deployed sandbox: Postfix and Dovecot as the stack
 // configured them, with the accounts of Pulumi.sandbox.yaml. Clients run on
 // this machine, as a sender or a user would: swaks for SMTP, curl for IMAP and
-// POP3, over the sandbox bridge. test/e2e.test.ts calls registerMailTests
+// POP3, over the sandbox bridge. test/sandbox/e2e.test.ts calls registerMailTests
 // right after deploying. Every message carries a token unique to this run, so
 // a case only counts mail it sent itself.
 import { randomBytes } from "node:crypto";

@@ -1,7 +1,7 @@
 // Mail hygiene against the deployed sandbox: only modern TLS on every mail
 // port, postscreen turning away a client that talks before the greeting, and,
 // last, a mail log free of errors and warnings other than the ones this
-// suite provokes on purpose. test/e2e.test.ts calls registerHygieneTests
+// suite provokes on purpose. test/sandbox/e2e.test.ts calls registerHygieneTests
 // after every other case, so the log check sees the whole run. Clients run on
 // this machine (openssl s_client, a raw socket for the pregreet bot) against
 // the sandbox host only.

@@ -6,7 +6,7 @@
 // the deploy logs, the arguments of a process on the host, or a file on the
 // host that anyone but its service can read. The scanners are Debian's nmap
 // and testssl.sh, run from the second host; their machine-readable output is
-// what is checked. test/e2e.test.ts calls registerSecurityTests.
+// what is checked. test/sandbox/e2e.test.ts calls registerSecurityTests.
 import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -3,7 +3,7 @@
 // Pebble's root; nginx serves the MTA-STS policy and the mail clients' setup
 // files over HTTPS; renewals are scheduled; and a forced renewal puts the new
 // certificate on every port through certbot's deploy hook, while a broken one
-// is refused and changes nothing. test/e2e.test.ts calls registerTlsTests.
+// is refused and changes nothing. test/sandbox/e2e.test.ts calls registerTlsTests.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -1,5 +1,5 @@
 // Backups of the mail host with restic, into an S3 bucket (MinIO or any S3;
-// components/storage.ts): encrypted with a secret password, versioned by
+// src/concerns/backup/storage.ts): encrypted with a secret password, versioned by
 // restic's snapshots, on a schedule, pruned by retention settings. Each
 // snapshot holds the Maildirs, a consistent dump of the mail database, the
 // DKIM keys and the rendered config. mailstack-restore brings back one
@@ -22,7 +22,7 @@ export const BACKUP_COMMON = "/usr/local/lib/mailstack/backup-common.sh";
 export interface BackupArgs {
   readonly connection: HostConnection;
   readonly settings: BackupSettings;
-  /** Where the snapshots go: the storage bucket and its key (components/storage.ts). */
+  /** Where the snapshots go: the storage bucket and its key (src/concerns/backup/storage.ts). */
   readonly target: BackupTarget;
   /** The restic repository's password (secret). Losing it loses every backup. */
   readonly password: pulumi.Input<string>;

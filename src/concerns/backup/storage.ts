@@ -67,7 +67,7 @@ export const BACKUP_OBJECT_ACTIONS = [
  *   intruder on the mail host could then erase the history versioning keeps.
  * - admin:CreateServiceAccount: a user's key may make more keys for that user;
  *   an intruder's own key would outlive the rotation of the stack's one.
- * test/minio-policy.test.ts shows both happen without these denies.
+ * test/concerns/backup/minio-policy.test.ts shows both happen without these denies.
  */
 export const BACKUP_DENIED_OBJECT_ACTIONS = ["s3:DeleteObjectVersion"] as const;
 export const BACKUP_DENIED_ADMIN_ACTIONS = ["admin:CreateServiceAccount"] as const;
@@ -118,7 +118,7 @@ export function canonicalPolicy(doc: PolicyDocument): string {
  * strings. The server's copy is another matter: MinIO keeps actions as a set
  * and writes them back in any order (two reads of one policy can differ), so
  * the provider compares the document it reads back by meaning, not by text,
- * and keeps ours in the state; test/minio-policy.test.ts checks that the
+ * and keeps ours in the state; test/concerns/backup/minio-policy.test.ts checks that the
  * server's copy means exactly this text. Plain JSON rather than
  * pulumi.jsonStringify: the bucket name is plain config, so the whole
  * document is known at preview and shows in the diff. Pure.

@@ -1,6 +1,6 @@
 // The mail database on the mail host: PostgreSQL from the distribution,
 // listening only on its socket and localhost; the roles and grants of
-// components/database-spec.ts; the schema migrations; and the accounts from
+// src/concerns/database/spec.ts; the schema migrations; and the accounts from
 // stack config. Roles come from @pulumi/postgresql (managed mode) or from a
 // DBA (preprovisioned mode, where the stack checks they exist and migrates).
 import * as command from "@pulumi/command";

@@ -1,7 +1,7 @@
 // How Postfix and Dovecot read the mail database: the Postfix pgsql maps
 // (files/postfix/pgsql/*.cf) and Dovecot's passdb/userdb
 // (files/dovecot/dovecot-sql.conf.ext). Pure render functions: the database
-// and role names come from the spec (components/database-spec.ts), and every
+// and role names come from the spec (src/concerns/database/spec.ts), and every
 // file connects over the local socket with peer authentication, so none of
 // them holds a password.
 

@@ -81,7 +81,7 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
  * Renders migrate.sh's stdin: the database and its owner role, then each
  * migration's header (name, checksum, number of lines) followed by its lines
  * verbatim, then "end". The same line-count framing as renderPayload in
- * components/push.ts, so no line of SQL can be mistaken for a header. Pure.
+ * src/core/push.ts, so no line of SQL can be mistaken for a header. Pure.
  */
 export function renderMigrationPayload(
   database: string,

@@ -85,7 +85,7 @@ export function renderRolesSql(spec: DatabaseSpec): string {
       `  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${name}') \\gexec`,
     ].join("\n");
   const out = [
-    "-- Roles and grants of the mail database, generated from components/database-spec.ts.",
+    "-- Roles and grants of the mail database, generated from src/concerns/database/spec.ts.",
     "-- Run as a superuser: psql -v ON_ERROR_STOP=1 -f roles.sql. Safe to run again.",
     "",
     role(spec.owner, true),

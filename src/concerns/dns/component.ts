@@ -1,4 +1,4 @@
-// The mail domains' DNS, from the one record list of components/dns-records.ts:
+// The mail domains' DNS, from the one record list of src/concerns/dns/records.ts:
 // Cloudflare records (mailstack:dnsProvider cloudflare), and always a BIND zone
 // fragment per domain as a stack output, for DNS hosted elsewhere and for the
 // sandbox. A PTR record cannot be set at the DNS host, so the audit outputs

@@ -1,6 +1,6 @@
 // The DNS records of the mail domains, as pure data: MX, the mail host's
 // A/AAAA, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, RFC 6186 SRV, autoconfig and
-// autodiscover, CAA, and optionally TLSA (DANE). Both DNS providers (components/dns.ts) are fed from this
+// autodiscover, CAA, and optionally TLSA (DANE). Both DNS providers (src/concerns/dns/component.ts) are fed from this
 // one list: Cloudflare records, and a BIND zone fragment for DNS hosted
 // elsewhere (and for the sandbox). Nothing here calls Pulumi.
 import * as crypto from "node:crypto";
@@ -70,7 +70,7 @@ export interface DnsRecordsArgs {
   readonly tlsRptRua: readonly string[];
   /** The CA allowed to issue for the mail host (CAA issue), e.g. letsencrypt.org. */
   readonly caaIssuer: string;
-  /** Every published DKIM selector's record (components/dkim.ts). */
+  /** Every published DKIM selector's record (src/concerns/dkim/component.ts). */
   readonly dkim: readonly { readonly name: string; readonly value: string }[];
   /** SHA-256 (hex) of the mail host's certificate key: publishes TLSA 3 1 1 for port 25. Default none. */
   readonly tlsaSpki?: string;

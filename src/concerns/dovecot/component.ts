@@ -1,7 +1,7 @@
 // Dovecot: the mailboxes. IMAPS and POP3S for clients, LMTP for Postfix's
 // deliveries, submission on 587 and 465 (relayed to Postfix on loopback) and
 // the auth socket Postfix checks that relay's logins with, all against
-// the mail database (dovecot-sql.conf.ext from components/lookups.ts). Maildir
+// the mail database (dovecot-sql.conf.ext from src/concerns/database/lookups.ts). Maildir
 // per user, owned by one OS user, vmail. Every file reaches the host in one
 // ConfigPush, checked with `doveconf -n`. Domains with auth_type ldap log in
 // against the company directory (conf.d/11-auth-ldap.conf); the search
@@ -85,7 +85,7 @@ export interface DovecotConfArgs {
   /** LDAP logins; set exactly when some domain has authType ldap. Default none. */
   readonly ldap?: DovecotLdapArgs;
   /**
-   * Mail as objects in S3 through Dovecot Pro's obox plugin (components/obox.ts
+   * Mail as objects in S3 through Dovecot Pro's obox plugin (src/concerns/dovecot/obox.ts
    * pushes its settings): dovecot.conf includes them, and the host's Dovecot
    * is Dovecot Pro's, checked for rather than installed. Default false.
    */
@@ -156,7 +156,7 @@ export function renderDovecotConf(ldap?: DovecotLdapArgs, obox = false): string 
   const fragments = dovecotLdapFragments(ldap);
   return render("dovecot/dovecot.conf", {
     // After the quota fragment, which it overrides, and before Sieve's, whose
-    // protocol sections add to mail_plugins as it stands there (components/obox.ts).
+    // protocol sections add to mail_plugins as it stands there (src/concerns/dovecot/obox.ts).
     oboxInclude: obox ? OBOX_INCLUDE : "# Mail storage: Maildir (conf.d/90-obox.conf is not used).",
     ldapIncludes:
       fragments.length === 0

@@ -1,6 +1,6 @@
 // Rspamd: the spam filter, as Postfix's milter for mail from port 25 and for
 // submissions alike, with Redis (on this host, loopback only) for Bayes,
-// greylisting and the other stateful modules, and ClamAV (components/clamav.ts)
+// greylisting and the other stateful modules, and ClamAV (src/concerns/filter/clamav.ts)
 // through its antivirus module. Its files are local.d overrides of the
 // distribution's config, pushed in one ConfigPush and checked with
 // `rspamadm configtest`.
@@ -40,7 +40,7 @@ export interface RspamdConfArgs {
 
 export interface RspamdArgs extends Omit<RspamdConfArgs, "dkimSigning"> {
   readonly connection: HostConnection;
-  /** Every published DKIM key (components/dkim.ts); the signing ones sign. Default none. */
+  /** Every published DKIM key (src/concerns/dkim/component.ts); the signing ones sign. Default none. */
   readonly dkimKeys?: readonly DkimKey[];
   /** Resources the packages and config wait for (host base, ClamAV). Default none. */
   readonly dependsOn?: readonly pulumi.Resource[];

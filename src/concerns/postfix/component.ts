@@ -1,7 +1,7 @@
 // Postfix: SMTP in on port 25 for our domains (behind postscreen), the mail of
 // logged-in users that Dovecot's submission service (587 and 465) relays to it
 // on loopback, delivery to Dovecot over LMTP. Accounts come from the mail
-// database through the pgsql maps of components/lookups.ts; logins are
+// database through the pgsql maps of src/concerns/database/lookups.ts; logins are
 // checked by Dovecot. Every
 // file reaches the host in one ConfigPush, checked with `postfix check`.
 import * as command from "@pulumi/command";

@@ -1,5 +1,5 @@
 // Backups: the rendered settings, schedule and secrets file, and validation.
-// test/backup-contract.ts takes, deletes and restores real mail in the sandbox.
+// test/sandbox/backup-contract.ts takes, deletes and restores real mail in the sandbox.
 import { describe, expect, it } from "vitest";
 import {
   BACKUP_PATHS,

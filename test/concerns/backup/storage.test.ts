@@ -1,7 +1,7 @@
 // The backup storage: the policy document as pure data (canonical, least
 // privilege), the config checks, and the MinIO resources under mocks (names,
 // types, parents, provider, versioning, lifecycle, the policy as given, the
-// secrets kept secret). test/minio-policy.test.ts applies the same document
+// secrets kept secret). test/concerns/backup/minio-policy.test.ts applies the same document
 // to a real MinIO server and checks what the key can and cannot do.
 import type * as pulumiType from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -53,7 +53,7 @@ beforeAll(() => {
 afterAll(() => pg?.stop(), 60_000);
 
 describe("roles.sql", () => {
-  it("is what the spec renders (regenerate it from components/database-spec.ts after a change)", () => {
+  it("is what the spec renders (regenerate it from src/concerns/database/spec.ts after a change)", () => {
     expect(fs.readFileSync(path.join(ROOT, "files/postgres/roles.sql"), "utf8")).toBe(renderRolesSql(spec));
   });
 

@@ -1,6 +1,6 @@
 // The Postfix pgsql maps and Dovecot's SQL config: snapshots, and the
 // properties that matter whatever the wording (peer auth, no password, names
-// from the spec). test/lookups-contract.ts runs them against the sandbox.
+// from the spec). test/sandbox/lookups-contract.ts runs them against the sandbox.
 import { describe, expect, it } from "vitest";
 import {
   lookupRole,

@@ -1,5 +1,5 @@
 // The migration runner (files/postgres/migrate.sh) and the schema, against a
-// real throwaway PostgreSQL (test/pg.ts). The runner's production command is
+// real throwaway PostgreSQL (test/helpers/pg.ts). The runner's production command is
 // used unchanged (runuser -u postgres -- psql); only PGHOST points it at the
 // throwaway cluster's socket. Each test gets a fresh database owned by the
 // owner role.

@@ -1,7 +1,7 @@
 // DNS records as data: every record of a domain, the zone fragment as a
 // snapshot, validation with the config key in the message, and the Cloudflare
 // resources under mocks (content, TXT quoting and splitting, names that stay
-// put when config is reordered). test/dns-contract.ts serves the zone output
+// put when config is reordered). test/sandbox/dns-contract.ts serves the zone output
 // from a real DNS server and verifies a signed message against it.
 import { beforeAll, describe, expect, it } from "vitest";
 import {

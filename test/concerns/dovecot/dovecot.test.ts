@@ -1,6 +1,6 @@
 // Dovecot: every rendered file as a snapshot, the settings that must hold
 // whatever the wording, validation, and the component's resources under
-// mocks. test/mail-contract.ts proves them with real clients in the sandbox.
+// mocks. test/sandbox/mail-contract.ts proves them with real clients in the sandbox.
 import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_SPEC } from "../../../src/concerns/database/spec";
 import {

@@ -1,6 +1,6 @@
 // obox: the rendered fragment as a snapshot, the fs URL and the escaping of
 // the key in it, validation that names each setting and never the key, and
-// the component's push under mocks. test/obox-doveconf.test.ts runs the same
+// the component's push under mocks. test/concerns/dovecot/obox-doveconf.test.ts runs the same
 // fragment and checks through Debian's own doveconf.
 import { beforeAll, describe, expect, it } from "vitest";
 import {

@@ -1,5 +1,5 @@
 // Fail2ban: the rendered jail file as a snapshot, the settings that must hold,
-// and validation. test/fail2ban-contract.ts proves the bans in the sandbox.
+// and validation. test/sandbox/fail2ban-contract.ts proves the bans in the sandbox.
 import { describe, expect, it } from "vitest";
 import { JAILS, renderJailLocal } from "../../../src/concerns/fail2ban/render";
 import { DEFAULT_FAIL2BAN, fail2banProblems } from "../../../src/concerns/fail2ban/settings";

@@ -1,5 +1,5 @@
 // Rspamd and ClamAV: every rendered file as a snapshot, the settings that must
-// hold whatever the wording, and validation. test/filter-contract.ts proves
+// hold whatever the wording, and validation. test/sandbox/filter-contract.ts proves
 // them with real mail in the sandbox.
 import { describe, expect, it } from "vitest";
 import {

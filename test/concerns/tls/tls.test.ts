@@ -1,6 +1,6 @@
 // nginx's rendered files and certbot's arguments, pure; the ACME component
 // through Pulumi's mocks (secrecy of the Cloudflare token). The sandbox run
-// (test/tls-contract.ts) proves them against Pebble, nginx and the daemons.
+// (test/sandbox/tls-contract.ts) proves them against Pebble, nginx and the daemons.
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_MTA_STS, mtaStsPolicy } from "../../../src/concerns/dns/records";
 import {
