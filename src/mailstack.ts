@@ -1,22 +1,23 @@
 // The root component: one mail stack on one host. It turns the typed stack
 // config into the per-concern components and gathers the audit outputs.
 import * as pulumi from "@pulumi/pulumi";
-import { Backup } from "./concerns/backup/component";
-import { DEFAULT_S3_REGION, MailStorage, type StorageAudit } from "./concerns/backup/storage";
-import { MailDatabase } from "./concerns/database/component";
-import { DkimKeys, dkimRecords } from "./concerns/dkim/component";
-import { MailDns } from "./concerns/dns/component";
-import { Dovecot } from "./concerns/dovecot/component";
-import { DovecotObox } from "./concerns/dovecot/obox";
-import { Fail2ban } from "./concerns/fail2ban/component";
-import { Clamav } from "./concerns/filter/clamav";
-import { Rspamd } from "./concerns/filter/rspamd";
-import { HealthCheck } from "./concerns/health/component";
-import { MailHost, type OpenPort } from "./concerns/host/component";
-import { Postfix } from "./concerns/postfix/component";
-import { AcmeCertificate, spkiSha256 } from "./concerns/tls/acme";
-import { BootstrapCertificate } from "./concerns/tls/bootstrap";
-import { certificateNames, WebServer } from "./concerns/tls/web";
+import { Backup, DEFAULT_S3_REGION, MailStorage, type StorageAudit } from "./concerns/backup";
+import { MailDatabase } from "./concerns/database";
+import { DkimKeys, dkimRecords } from "./concerns/dkim";
+import { MailDns } from "./concerns/dns";
+import { Dovecot, DovecotObox } from "./concerns/dovecot";
+import { Fail2ban } from "./concerns/fail2ban";
+import { Clamav, Rspamd } from "./concerns/filter";
+import { HealthCheck } from "./concerns/health";
+import { MailHost, type OpenPort } from "./concerns/host";
+import { Postfix } from "./concerns/postfix";
+import {
+  AcmeCertificate,
+  BootstrapCertificate,
+  certificateNames,
+  spkiSha256,
+  WebServer,
+} from "./concerns/tls";
 import type { StackConfig } from "./config";
 import { MAIL_PORTS, RSPAMD_MILTER } from "./core/host-layout";
 import type { HostConnection } from "./core/push";

@@ -35,7 +35,7 @@ import {
   dnsRecords,
   zoneFragment,
 } from "../src/concerns/dns/records";
-import { renderFirewallRules } from "../src/concerns/host/component";
+import { renderFirewallRules } from "../src/concerns/host/render";
 import { renderPayload } from "../src/core/push";
 import { ROOT } from "../src/core/template";
 

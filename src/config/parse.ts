@@ -7,7 +7,7 @@ import { DEFAULT_S3_REGION } from "../concerns/backup/storage";
 import * as database from "../concerns/database/settings";
 import * as dkim from "../concerns/dkim/settings";
 import * as dns from "../concerns/dns/settings";
-import type { OboxOptions } from "../concerns/dovecot/obox";
+import type { OboxOptions } from "../concerns/dovecot/render-obox";
 import * as dovecot from "../concerns/dovecot/settings";
 import * as fail2ban from "../concerns/fail2ban/settings";
 import * as filter from "../concerns/filter/settings";

@@ -14,7 +14,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { shellQuote } from "./shell";
 import { ROOT } from "./template";
+
+export { shellQuote };
 
 /** How every component reaches the host. */
 export interface HostConnection {
@@ -66,11 +69,6 @@ export interface ConfigPushArgs {
 const RUNNER = fs.readFileSync(path.join(ROOT, "files", "push", "runner.sh"), "utf8");
 const SAFE_PATH = /^\/[A-Za-z0-9._+@/-]+$/;
 const NAME = /^[a-z_][a-z0-9_.-]*$/;
-
-/** Quotes `s` for a POSIX shell. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Prefix for commands that need root when the deploy login is not root. */
 export function asRoot(user: string, cmd: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderAutoUpgrades, renderFirewallRules, renderSshd } from "../../src/concerns/host/component";
+import { renderAutoUpgrades, renderFirewallRules, renderSshd } from "../../src/concerns/host/render";
 import { renderPayload, shellQuote, validatePush } from "../../src/core/push";
 import { parseVersions } from "../../src/core/remote";
 import { fill } from "../../src/core/template";

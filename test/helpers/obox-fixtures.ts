@@ -1,7 +1,7 @@
 // What the obox tests share: the bucket settings, a test key with every
 // character the URL syntax gives a meaning to, and a reader of Dovecot config
 // text (a rendered fragment, or doveconf's output).
-import { DEFAULT_OBOX, type OboxSettings } from "../../src/concerns/dovecot/obox";
+import { DEFAULT_OBOX, type OboxSettings } from "../../src/concerns/dovecot/render-obox";
 
 export const OBOX_SETTINGS: OboxSettings = {
   ...DEFAULT_OBOX,

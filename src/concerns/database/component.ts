@@ -9,19 +9,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { asRoot, ConfigPush, commandConnection, type HostConnection } from "../../core/push";
 import { installPackages, parseVersions, script } from "../../core/remote";
-import { render } from "../../core/template";
 import { startTunnel, type TunnelOpener } from "../../core/tunnel";
 import type { HostOs } from "../host/settings";
 import { renderAccountsSql, renderPasswordsSql, sqlString } from "./accounts-sql";
 import { loadMigrations, renderMigrationPayload } from "./migrations";
+import { renderHba, renderIdent, renderPostgresConf } from "./render";
 import type { AccountsConfig, DatabaseConfig, DomainConfig } from "./settings";
-import { DATABASE_SPEC, type DatabaseSpec, identMapLines, renderTableGrantsSql, validateSpec } from "./spec";
+import { DATABASE_SPEC, type DatabaseSpec, renderTableGrantsSql, validateSpec } from "./spec";
 
 /** PostgreSQL major version of each supported OS. */
 export const POSTGRES_VERSION: Readonly<Record<HostOs, number>> = { debian12: 15, ubuntu2204: 14 };
-
-/** The pg_ident.conf map name that ties daemon OS users to their lookup roles. */
-const IDENT_MAP = "mailstack";
 
 export interface MailDatabaseArgs {
   readonly connection: HostConnection;
@@ -35,21 +32,6 @@ export interface MailDatabaseArgs {
   readonly tunnel?: TunnelOpener;
   /** Resources the database waits for (the host's base setup). Default none. */
   readonly dependsOn?: readonly pulumi.Resource[];
-}
-
-/** postgresql.conf drop-in. Pure. */
-export function renderPostgresConf(): string {
-  return render("postgres/50-mailstack.conf", {});
-}
-
-/** pg_hba.conf: peer on the socket (mapped for the lookup roles), passwords on localhost only. Pure. */
-export function renderHba(spec: DatabaseSpec): string {
-  return render("postgres/pg_hba.conf", { database: spec.database, map: IDENT_MAP });
-}
-
-/** pg_ident.conf: daemon OS user -> lookup role. Pure. */
-export function renderIdent(spec: DatabaseSpec): string {
-  return render("postgres/pg_ident.conf", { maps: identMapLines(spec, IDENT_MAP).join("\n") });
 }
 
 /** psql as the postgres superuser over its socket, reading SQL from stdin. */

@@ -4,7 +4,7 @@
 // one list: Cloudflare records, and a BIND zone fragment for DNS hosted
 // elsewhere (and for the sandbox). Nothing here calls Pulumi.
 import * as crypto from "node:crypto";
-import { splitTxt } from "../dkim/component";
+import { splitTxt } from "../dkim/render";
 
 export type DnsRecordType = "A" | "AAAA" | "MX" | "TXT" | "CNAME" | "SRV" | "CAA" | "TLSA";
 

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { type KeySpecs, parseOverrides, type Reader } from "../../core/settings";
 import { DN } from "../../core/validators";
 import type { DomainConfig } from "../database/settings";
-import { DEFAULT_OBOX, type OboxOptions, oboxProblems } from "./obox";
+import { DEFAULT_OBOX, type OboxOptions, oboxProblems } from "./render-obox";
 
 /** The config keys this concern owns (Pulumi.yaml is generated from these: npm run schema). */
 export const KEYS = {

@@ -1,73 +1,14 @@
 // The health check (mailstack-health) on the mail host: services, queue,
 // mail log, certificate, backup age and the published DNS records, by hand
 // or on a schedule. The script is files/health/mailstack-health.sh; this
-// component renders its settings and the records it expects.
+// component pushes it with its settings and the records it expects
+// (rendered in render.ts).
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
+import { ConfigPush, type HostConnection } from "../../core/push";
 import { installPackages, parseVersions, raw } from "../../core/remote";
-import { render } from "../../core/template";
-import { type DnsRecord, rdata } from "../dns/records";
+import type { DnsRecord } from "../dns/records";
+import { renderDnsExpectations, renderHealthConf, renderHealthCron } from "./render";
 import type { HealthSettings } from "./settings";
-
-/**
- * What DNS answers for a record, as `dig +short` prints it (normalised like
- * the script does): the zone file's RDATA, except an AAAA in its canonical
- * form, TLSA hex in lower case and TXT unquoted and joined. Pure.
- */
-export function servedForm(r: DnsRecord): string {
-  switch (r.type) {
-    case "AAAA":
-      return new URL(`http://[${r.value}]/`).hostname.slice(1, -1);
-    case "TLSA":
-      return r.value.toLowerCase();
-    case "TXT":
-      return r.value;
-    default:
-      return rdata(r);
-  }
-}
-
-/** /etc/mailstack/health-dns.txt: "<name> <type> <value>" per record. Pure. */
-export function renderDnsExpectations(records: readonly DnsRecord[]): string {
-  const lines = records.map((r) => `${r.name} ${r.type} ${servedForm(r)}`);
-  for (const l of lines) {
-    if (l.includes("\n")) throw new Error(`health: a DNS record value spans lines: ${l}`);
-  }
-  return `${lines.join("\n")}\n`;
-}
-
-export interface HealthConfValues {
-  readonly settings: HealthSettings;
-  readonly services: readonly string[];
-  readonly cert: string;
-  readonly backup: boolean;
-}
-
-/** /etc/mailstack/health.conf. Pure. */
-export function renderHealthConf(v: HealthConfValues): string {
-  const s = v.settings;
-  return render("health/health.conf", {
-    services: shellQuote(v.services.join(" ")),
-    maxQueue: s.maxQueue,
-    maxQueueAgeMinutes: s.maxQueueAgeMinutes,
-    mailLog: "/var/log/mail.log",
-    maxLogWarnings: s.maxLogWarnings,
-    cert: shellQuote(v.cert),
-    certMinDays: s.certMinDays,
-    backup: v.backup ? "yes" : "no",
-    checkDns: s.checkDns ? "yes" : "no",
-    dnsServer: shellQuote(s.dnsServer),
-  });
-}
-
-/** /etc/cron.d/mailstack-health. Pure. */
-export function renderHealthCron(s: HealthSettings): string {
-  const entry =
-    s.everyMinutes === 0
-      ? "# Off (mailstack:health everyMinutes 0): run mailstack-health by hand."
-      : `*/${s.everyMinutes} * * * * root /usr/local/sbin/mailstack-health --state cron --quiet 2>&1 | logger -t mailstack-health`;
-  return render("health/cron", { entry });
-}
 
 export interface HealthArgs {
   readonly connection: HostConnection;

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
 import { installPackages, parseVersions, raw, runScript } from "../../core/remote";
-import { render } from "../../core/template";
+import { type OpenPort, renderAutoUpgrades, renderFirewallRules, renderSshd } from "./render";
 import type { HostOs } from "./settings";
 
 /** Packages every mail host gets, whatever else runs on it. */
@@ -28,11 +28,6 @@ export const BASE_PACKAGES = [
  */
 export const SHELL_LIBRARY = "/usr/local/lib/mailstack/mailstack.sh";
 
-export interface OpenPort {
-  readonly port: number;
-  readonly service: string;
-}
-
 export interface MailHostArgs {
   readonly connection: HostConnection;
   /** The OS the host must run. */
@@ -49,34 +44,6 @@ export interface MailHostArgs {
   readonly sshdOptions: Readonly<Record<string, string>>;
   /** Daily unattended security upgrades. */
   readonly unattendedUpgrades: boolean;
-}
-
-/** sshd drop-in. Pure. */
-export function renderSshd(
-  port: number,
-  dbPort: number,
-  options: Readonly<Record<string, string>> = {},
-): string {
-  const lines = Object.entries(options).map(([k, v]) => `${k} ${v}`);
-  return render("ssh/50-mailstack.conf", {
-    port,
-    dbPort,
-    extra: lines.length > 0 ? lines.join("\n") : "# (none)",
-  });
-}
-
-/** UFW rule list, one `allow PORT/tcp` per open port, sorted. Pure. */
-export function renderFirewallRules(ports: readonly OpenPort[]): string {
-  const rules = [...ports]
-    .sort((a, b) => a.port - b.port)
-    .map((p) => `allow ${p.port}/tcp # ${p.service}`)
-    .join("\n");
-  return render("ufw/firewall.rules", { rules });
-}
-
-/** APT periodic settings. Pure. */
-export function renderAutoUpgrades(enabled: boolean): string {
-  return render("host/20auto-upgrades", { enabled: enabled ? "1" : "0" }, "//");
 }
 
 export class MailHost extends pulumi.ComponentResource {

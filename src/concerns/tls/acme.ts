@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ACME_WEBROOT } from "../../core/host-layout";
 import { ConfigPush, type HostConnection } from "../../core/push";
 import { installPackages, parseVersions, raw, runScript } from "../../core/remote";
+import { renderCloudflareIni } from "./render";
 import type { AcmeChallenge } from "./settings";
 
 export const DEPLOY_HOOK = "/usr/local/sbin/mailstack-tls-deploy";
@@ -39,16 +40,6 @@ export interface AcmeCertificateArgs {
 /** The packages certbot needs for a challenge; cron schedules renewals where systemd does not. Pure. */
 export function acmePackages(challenge: AcmeChallenge): string[] {
   return ["certbot", "cron", ...(challenge === "dns-01" ? ["python3-certbot-dns-cloudflare"] : [])];
-}
-
-/** certbot's Cloudflare credentials file. Pure. */
-export function renderCloudflareIni(token: string): string {
-  if (!/^[A-Za-z0-9_-]{20,}$/.test(token)) {
-    throw new Error(
-      "acme: mailstack:cloudflareApiToken does not look like a Cloudflare API token (letters, digits, - and _)",
-    );
-  }
-  return `# Managed by mailstack (Pulumi). certbot's DNS-01 challenges through Cloudflare.\ndns_cloudflare_api_token = ${token}\n`;
 }
 
 /** The arguments of files/certbot/issue.sh. Pure. */

@@ -7,7 +7,7 @@ import {
   renderBackupCron,
   renderBackupEnv,
   resticRepository,
-} from "../../../src/concerns/backup/component";
+} from "../../../src/concerns/backup/render";
 import { backupProblems, DEFAULT_BACKUP } from "../../../src/concerns/backup/settings";
 
 const ENV = {

@@ -8,13 +8,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   type DkimKey,
   dkimChildName,
-  dkimRecordName,
   dkimRecords,
-  dkimRecordValue,
-  splitTxt,
   tlsKeyArgs,
   validateDkimKeys,
 } from "../../../src/concerns/dkim/component";
+import { dkimRecordName, dkimRecordValue, splitTxt } from "../../../src/concerns/dkim/render";
 import type { DkimDomainConfig } from "../../../src/concerns/dkim/settings";
 import { flush, parents, recordParents, resources, settle, setup } from "../../helpers/mocks";
 

@@ -12,7 +12,7 @@ import {
   renderDovecotLdapSecret,
   SIEVE_SCRIPTS,
   validateDovecot,
-} from "../../../src/concerns/dovecot/component";
+} from "../../../src/concerns/dovecot/render-dovecot";
 import { DEFAULT_MESSAGE_SIZE_LIMIT, SUBMISSION_RELAY } from "../../../src/core/host-layout";
 import { flush, parents, recordParents, resources, setup } from "../../helpers/mocks";
 

@@ -11,21 +11,23 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  DOVECOT_FRAGMENTS,
-  renderDovecotConf,
-  renderDovecotFragment,
-} from "../../../src/concerns/dovecot/component";
-import {
   DOVECOT_MODULE_DIR,
   OBOX_CHECKS,
-  OBOX_FRAGMENT,
-  OBOX_INCLUDE,
   OBOX_MISSING,
   oboxMissing,
   oboxPush,
+} from "../../../src/concerns/dovecot/obox";
+import {
+  DOVECOT_FRAGMENTS,
+  renderDovecotConf,
+  renderDovecotFragment,
+} from "../../../src/concerns/dovecot/render-dovecot";
+import {
+  OBOX_FRAGMENT,
+  OBOX_INCLUDE,
   oboxUrlEscape,
   renderOboxConf,
-} from "../../../src/concerns/dovecot/obox";
+} from "../../../src/concerns/dovecot/render-obox";
 import { renderPayload } from "../../../src/core/push";
 import { ROOT } from "../../../src/core/template";
 import { dovecotSettings, OBOX_KEY, OBOX_SETTINGS } from "../../helpers/obox-fixtures";

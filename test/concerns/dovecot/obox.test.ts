@@ -3,16 +3,13 @@
 // the component's push under mocks. test/concerns/dovecot/obox-doveconf.test.ts runs the same
 // fragment and checks through Debian's own doveconf.
 import { beforeAll, describe, expect, it } from "vitest";
+import { OBOX_CHECKS, OBOX_CONF_PATH, OBOX_MISSING, oboxMissing } from "../../../src/concerns/dovecot/obox";
 import {
-  OBOX_CHECKS,
-  OBOX_CONF_PATH,
-  OBOX_MISSING,
   type OboxSettings,
-  oboxMissing,
   oboxProblems,
   oboxUrlEscape,
   renderOboxConf,
-} from "../../../src/concerns/dovecot/obox";
+} from "../../../src/concerns/dovecot/render-obox";
 import { flush, parents, recordParents, resources, setup } from "../../helpers/mocks";
 import { dovecotSettings, OBOX_KEY, OBOX_SETTINGS } from "../../helpers/obox-fixtures";
 

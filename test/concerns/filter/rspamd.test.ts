@@ -2,20 +2,18 @@
 // hold whatever the wording, and validation. test/sandbox/filter-contract.ts proves
 // them with real mail in the sandbox.
 import { describe, expect, it } from "vitest";
+import { eicar } from "../../../src/concerns/filter/clamav";
 import {
   clamavFiles,
   EICAR_HEX,
-  eicar,
-  renderClamdConf,
-  renderTestDatabase,
-} from "../../../src/concerns/filter/clamav";
-import {
   NETWORK_MODULES,
   RSPAMD_FILES,
+  renderClamdConf,
   renderNetworkModule,
   renderRspamdFile,
+  renderTestDatabase,
   rspamdFiles,
-} from "../../../src/concerns/filter/rspamd";
+} from "../../../src/concerns/filter/render";
 import { spamActionsProblems } from "../../../src/concerns/filter/settings";
 import { CLAMD_SOCKET, RSPAMD_CONTROLLER, RSPAMD_MILTER } from "../../../src/core/host-layout";
 

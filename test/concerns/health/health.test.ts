@@ -6,7 +6,7 @@ import {
   renderHealthConf,
   renderHealthCron,
   servedForm,
-} from "../../../src/concerns/health/component";
+} from "../../../src/concerns/health/render";
 import { DEFAULT_HEALTH, healthProblems } from "../../../src/concerns/health/settings";
 import { parseConfig } from "../../../src/config";
 import { healthServices } from "../../../src/mailstack";

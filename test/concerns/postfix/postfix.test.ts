@@ -10,7 +10,7 @@ import {
   renderPostfixMaster,
   renderSubmissionHeaderChecks,
   validatePostfixMain,
-} from "../../../src/concerns/postfix/component";
+} from "../../../src/concerns/postfix/render";
 import { SUBMISSION_RELAY } from "../../../src/core/host-layout";
 import { MAIL_LOG_ALLOWED, unexpectedLogLines } from "../../helpers/mail-log";
 import { flush, parents, recordParents, resources, setup } from "../../helpers/mocks";

@@ -7,11 +7,11 @@ import {
   type AcmeCertificateArgs,
   acmePackages,
   issueArgs,
-  renderCloudflareIni,
   spkiSha256,
 } from "../../../src/concerns/tls/acme";
+import { renderCloudflareIni, renderNginxConf, webFiles } from "../../../src/concerns/tls/render";
 import { LETSENCRYPT } from "../../../src/concerns/tls/settings";
-import { certificateNames, renderNginxConf, webFiles } from "../../../src/concerns/tls/web";
+import { certificateNames } from "../../../src/concerns/tls/web";
 import { ACME_WEBROOT } from "../../../src/core/host-layout";
 import { flush, resources, setup } from "../../helpers/mocks";
 

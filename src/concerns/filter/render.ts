@@ -1,0 +1,181 @@
+// The filter's files, rendered from typed values: Rspamd's local.d overrides
+// and ClamAV's clamd.conf and test database. Pure: no config, no Pulumi.
+import {
+  CLAMD_SOCKET,
+  DEFAULT_MESSAGE_SIZE_LIMIT,
+  DKIM_KEY_DIR,
+  RSPAMD_CONTROLLER,
+  RSPAMD_MILTER,
+} from "../../core/host-layout";
+import { render } from "../../core/template";
+import { DEFAULT_SPAM_ACTIONS, type SpamActions, spamActionsProblems } from "./settings";
+
+// Rspamd (src/concerns/filter/rspamd.ts pushes these).
+
+/** The distribution's Redis, which listens on loopback. */
+export const REDIS = { host: "127.0.0.1", port: 6379 } as const;
+
+/**
+ * Rspamd modules that ask servers outside the host: DNS blocklists (rbl, which
+ * holds the URL lists too), the rspamd.com fuzzy hashes, ASN lookups and
+ * following URL redirectors. mailstack:spamNetworkChecks false turns them off.
+ */
+export const NETWORK_MODULES = ["rbl", "fuzzy_check", "asn", "url_redirector"] as const;
+
+export interface RspamdConfArgs {
+  /** Default DEFAULT_SPAM_ACTIONS. */
+  readonly actions?: SpamActions;
+  /** Defer a message scoring at least actions.greylist once. Default true. */
+  readonly greylisting?: boolean;
+  /** The modules of NETWORK_MODULES. Default true. */
+  readonly networkChecks?: boolean;
+  /** Act on GTUBE's non-reject variants (mailstack:spamTestPatterns). Default false. */
+  readonly testPatterns?: boolean;
+  /** Each signed domain's signing selector. Default none: nothing is signed. */
+  readonly dkimSigning?: readonly { readonly domain: string; readonly selector: string }[];
+}
+
+/** The local.d files of the push, without the network modules. */
+export const RSPAMD_FILES = [
+  "actions.conf",
+  "antivirus.conf",
+  "classifier-bayes.conf",
+  "dkim_signing.conf",
+  "greylist.conf",
+  "options.inc",
+  "redis.conf",
+  "worker-controller.inc",
+  "worker-normal.inc",
+  "worker-proxy.inc",
+] as const;
+export type RspamdFile = (typeof RSPAMD_FILES)[number];
+
+const LOCAL_D = "/etc/rspamd/local.d";
+
+/** The key file of one selector. Pure. */
+export function dkimKeyPath(domain: string, selector: string): string {
+  return `${DKIM_KEY_DIR}/${domain}.${selector}.key`;
+}
+
+/** One local.d file. Pure. */
+export function renderRspamdFile(file: RspamdFile, args: RspamdConfArgs): string {
+  const actions = args.actions ?? DEFAULT_SPAM_ACTIONS;
+  const problems = spamActionsProblems(actions);
+  if (problems.length > 0) {
+    throw new Error(
+      `spam actions: ${problems.join("; ")} (mailstack:spamActions, e.g. {"reject": 15, "addHeader": 6, "greylist": 4})`,
+    );
+  }
+  const source = `rspamd/local.d/${file}`;
+  switch (file) {
+    case "actions.conf":
+      return render(source, {
+        actions: [
+          `reject = ${actions.reject ?? "null"};`,
+          `add_header = ${actions.addHeader};`,
+          `greylist = ${actions.greylist};`,
+        ].join("\n"),
+      });
+    case "antivirus.conf":
+      return render(source, { clamdSocket: CLAMD_SOCKET });
+    case "greylist.conf":
+      return render(source, { enabled: String(args.greylisting ?? true) });
+    case "dkim_signing.conf":
+      return render(source, {
+        keyDir: DKIM_KEY_DIR,
+        domains:
+          (args.dkimSigning ?? [])
+            .map((d) =>
+              [
+                `  ${d.domain} {`,
+                `    selector = "${d.selector}";`,
+                `    path = "${dkimKeyPath(d.domain, d.selector)}";`,
+                "  }",
+              ].join("\n"),
+            )
+            .join("\n") || "  # No domain signs.",
+      });
+    case "redis.conf":
+      return render(source, { redis: `${REDIS.host}:${REDIS.port}` });
+    case "worker-controller.inc":
+      return render(source, { controllerSocket: `${RSPAMD_CONTROLLER.host}:${RSPAMD_CONTROLLER.port}` });
+    case "worker-proxy.inc":
+      return render(source, { milterSocket: `${RSPAMD_MILTER.host}:${RSPAMD_MILTER.port}` });
+    case "options.inc":
+      return render(source, { testPatterns: String(args.testPatterns ?? false) });
+    case "classifier-bayes.conf":
+    case "worker-normal.inc":
+      return render(source, {});
+    default: {
+      const never: never = file;
+      throw new Error(`unknown rspamd file ${never}`);
+    }
+  }
+}
+
+/** The override of one network module: off, or the module's own defaults. Pure. */
+export function renderNetworkModule(module: (typeof NETWORK_MODULES)[number], on: boolean): string {
+  return render("rspamd/local.d/network-module.conf", {
+    module,
+    setting: on ? "# On, with the module's defaults." : "enabled = false;",
+  });
+}
+
+/** Every file of the Rspamd push. Pure. */
+export function rspamdFiles(args: RspamdConfArgs): { readonly path: string; readonly content: string }[] {
+  return [
+    ...RSPAMD_FILES.map((f) => ({ path: `${LOCAL_D}/${f}`, content: renderRspamdFile(f, args) })),
+    ...NETWORK_MODULES.map((m) => ({
+      path: `${LOCAL_D}/${m}.conf`,
+      content: renderNetworkModule(m, args.networkChecks ?? true),
+    })),
+  ];
+}
+
+// ClamAV (src/concerns/filter/clamav.ts pushes these).
+
+/** The test database that replaces the real signatures without updates. */
+export const TEST_DATABASE_PATH = "/var/lib/clamav/mailstack-test.ndb";
+
+/**
+ * The EICAR anti-virus test file (eicar.org), hex-encoded so that no scanner
+ * flags this source file itself.
+ */
+export const EICAR_HEX =
+  "58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e444152442d414e544956495255532d544553542d46494c452124482b482a";
+
+/**
+ * The test database: one body signature (ndb: name, any file type, any
+ * offset, hex), named as in the real signature set so that the sandbox and
+ * production reject EICAR with the same words. Signature files have no
+ * comment syntax, so this one has no managed-file header. Pure.
+ */
+export function renderTestDatabase(): string {
+  return `Eicar-Test-Signature:0:*:${EICAR_HEX}\n`;
+}
+
+export interface ClamavConfArgs {
+  /** Largest message in bytes, as Postfix's. Default DEFAULT_MESSAGE_SIZE_LIMIT. */
+  readonly maxBytes?: number;
+}
+
+/** /etc/clamav/clamd.conf. Pure. */
+export function renderClamdConf(args: ClamavConfArgs): string {
+  return render("clamav/clamd.conf", {
+    socket: CLAMD_SOCKET,
+    maxBytes: args.maxBytes ?? DEFAULT_MESSAGE_SIZE_LIMIT,
+  });
+}
+
+/** Every file of the ClamAV push: clamd.conf, and the test database without updates. Pure. */
+export function clamavFiles(
+  args: ClamavConfArgs,
+  updates: boolean,
+): { readonly path: string; readonly content: string; readonly owner?: string; readonly group?: string }[] {
+  return [
+    { path: "/etc/clamav/clamd.conf", content: renderClamdConf(args) },
+    ...(updates
+      ? []
+      : [{ path: TEST_DATABASE_PATH, content: renderTestDatabase(), owner: "clamav", group: "clamav" }]),
+  ];
+}

@@ -1,0 +1,11 @@
+// Postfix: SMTP in, submission relay, delivery to Dovecot over LMTP.
+export { POSTFIX_PACKAGES, Postfix, type PostfixArgs } from "./component";
+export {
+  POSTSCREEN_GREET_WAIT,
+  type PostfixMainArgs,
+  postfixFiles,
+  renderPostfixMain,
+  renderPostfixMaster,
+  renderSubmissionHeaderChecks,
+  validatePostfixMain,
+} from "./render";

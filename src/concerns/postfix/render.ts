@@ -1,0 +1,109 @@
+// Postfix's files, rendered from typed values: main.cf, master.cf, the
+// submission header checks and the pgsql maps of src/concerns/database/lookups.ts.
+// Pure: no config, no Pulumi.
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "../../core/host-layout";
+import { render } from "../../core/template";
+import { POSTFIX_MAPS, renderPostfixMaps } from "../database/lookups";
+import type { DatabaseSpec } from "../database/spec";
+
+/**
+ * How long postscreen waits for the end of its greeting (pregreet test):
+ * short without DNS blocklists, so the first connection of a new client is
+ * delayed little; the default 6 s with them, which their answers need.
+ */
+export const POSTSCREEN_GREET_WAIT = { withoutDnsbl: "3s", withDnsbl: "6s" } as const;
+
+export interface PostfixMainArgs {
+  /** Fully qualified host name (myhostname). */
+  readonly hostname: string;
+  /** Certificate chain, PEM. */
+  readonly certPath: string;
+  /** Private key, PEM. */
+  readonly keyPath: string;
+  /** Largest message in bytes. Default DEFAULT_MESSAGE_SIZE_LIMIT. */
+  readonly messageSizeLimit?: number;
+  /**
+   * DNS blocklists postscreen asks about each new client on port 25, in
+   * postscreen_dnsbl_sites syntax (`zen.spamhaus.org*2`, `bl.example=127.0.0.2`).
+   * Default none: a host without outside DNS would only time out.
+   */
+  readonly dnsblSites?: readonly string[];
+  /** The filter's milter, as host:port on loopback. Default none: mail is not filtered. */
+  readonly milter?: { readonly host: string; readonly port: number };
+}
+
+/** Throws unless the main.cf inputs are well formed. Pure. */
+export function validatePostfixMain(args: PostfixMainArgs): void {
+  const problems: string[] = [];
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(args.hostname)) {
+    problems.push(`hostname "${args.hostname}" is not a fully qualified name (mailstack:hostname)`);
+  }
+  for (const p of [args.certPath, args.keyPath]) {
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(p)) problems.push(`"${p}" is not an absolute path`);
+  }
+  const limit = args.messageSizeLimit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1024 * 1024)) {
+    problems.push(`message size limit ${limit} must be a whole number of bytes, at least 1 MiB`);
+  }
+  for (const site of args.dnsblSites ?? []) {
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+(=[0-9.;[\]]+)?(\*-?[0-9]+)?$/i.test(site)) {
+      problems.push(`DNS blocklist "${site}" is not a domain with an optional =reply filter and *weight`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`postfix: ${problems.join("; ")}`);
+}
+
+/** /etc/postfix/main.cf. Pure. */
+export function renderPostfixMain(args: PostfixMainArgs): string {
+  validatePostfixMain(args);
+  const dnsblSites = args.dnsblSites ?? [];
+  return render("postfix/main.cf", {
+    hostname: args.hostname,
+    domain: args.hostname.slice(args.hostname.indexOf(".") + 1),
+    maillogFile: MAIL_LOG,
+    messageSizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
+    certPath: args.certPath,
+    keyPath: args.keyPath,
+    postscreenDnsblSites: dnsblSites.join(", "),
+    postscreenGreetWait:
+      dnsblSites.length > 0 ? POSTSCREEN_GREET_WAIT.withDnsbl : POSTSCREEN_GREET_WAIT.withoutDnsbl,
+    milters: args.milter
+      ? [
+          `smtpd_milters = inet:${args.milter.host}:${args.milter.port}`,
+          "non_smtpd_milters = $smtpd_milters",
+          "milter_protocol = 6",
+          "milter_default_action = tempfail",
+          // The login of a submission, so the filter knows mail as outbound (and signs it).
+          "milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}",
+        ].join("\n")
+      : "# No filter configured.",
+  });
+}
+
+/** /etc/postfix/master.cf. Pure. */
+export function renderPostfixMaster(): string {
+  return render("postfix/master.cf", {
+    submissionRelay: `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`,
+    submissionRelayHost: SUBMISSION_RELAY.host,
+  });
+}
+
+/** Header checks of the submission services' cleanup. Pure. */
+export function renderSubmissionHeaderChecks(): string {
+  return render("postfix/submission_header_checks", {});
+}
+
+/** Every file of the Postfix push, in order: main.cf, master.cf, header checks, pgsql maps. Pure. */
+export function postfixFiles(
+  args: PostfixMainArgs,
+  spec: DatabaseSpec,
+): { readonly path: string; readonly content: string }[] {
+  const maps = renderPostfixMaps(spec);
+  return [
+    { path: "/etc/postfix/main.cf", content: renderPostfixMain(args) },
+    { path: "/etc/postfix/master.cf", content: renderPostfixMaster() },
+    { path: "/etc/postfix/submission_header_checks", content: renderSubmissionHeaderChecks() },
+    // The maps hold no password (peer authentication), so they may be world-readable.
+    ...POSTFIX_MAPS.map((m) => ({ path: `/etc/postfix/pgsql/${m}.cf`, content: maps[m] })),
+  ];
+}
