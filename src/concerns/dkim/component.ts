@@ -58,8 +58,8 @@ export function dkimChildName(name: string, domain: string, selector: string): s
   return `${name}-${domain}-${selector}`;
 }
 
-/** Throws unless every domain has unique, well-formed selectors and signs with one of them. Pure. */
-export function validateDkimKeys(name: string, domains: readonly DkimDomainConfig[]): void {
+/** Why the domains' selectors cannot be made (duplicates, bad labels, a sign selector not listed); empty when they can. Pure. */
+export function dkimKeysProblems(name: string, domains: readonly DkimDomainConfig[]): string[] {
   const problems: string[] = [];
   const seenDomains = new Set<string>();
   const children = new Set<string>();
@@ -80,6 +80,12 @@ export function validateDkimKeys(name: string, domains: readonly DkimDomainConfi
     if (!names.has(d.sign))
       problems.push(`${d.domain} signs with "${d.sign}", which is not one of its selectors`);
   }
+  return problems;
+}
+
+/** Throws with every problem of dkimKeysProblems. Pure. */
+export function validateDkimKeys(name: string, domains: readonly DkimDomainConfig[]): void {
+  const problems = dkimKeysProblems(name, domains);
   if (problems.length > 0) throw new Error(`dkim: ${problems.join("; ")} (mailstack:dkim)`);
 }
 

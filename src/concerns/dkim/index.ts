@@ -6,6 +6,7 @@ export {
   type DkimRecord,
   type DkimTxtRecord,
   dkimChildName,
+  dkimKeysProblems,
   dkimRecords,
   tlsKeyArgs,
   validateDkimKeys,

@@ -28,6 +28,7 @@ export {
   dovecotFiles,
   dovecotLdapConfPath,
   dovecotLdapFragments,
+  dovecotProblems,
   renderDovecotConf,
   renderDovecotFragment,
   renderDovecotLdap,

@@ -74,8 +74,8 @@ export const DEFAULT_MAIL_ROOT = "/var/vmail";
 /** uid and gid of vmail unless DovecotConfArgs.vmailUid says otherwise. */
 export const DEFAULT_VMAIL_UID = 5000;
 
-/** Throws unless the Dovecot inputs are well formed. Pure. */
-export function validateDovecot(args: DovecotConfArgs): void {
+/** What is wrong with the Dovecot inputs, each naming its setting; empty when usable. Pure. */
+export function dovecotProblems(args: DovecotConfArgs): string[] {
   const problems: string[] = [];
   for (const p of [args.certPath, args.keyPath, args.mailRoot ?? DEFAULT_MAIL_ROOT]) {
     if (!/^\/[A-Za-z0-9._/-]*[^/]$/.test(p)) problems.push(`"${p}" is not an absolute path`);
@@ -102,6 +102,12 @@ export function validateDovecot(args: DovecotConfArgs): void {
       if (!dn.test(d.baseDn)) problems.push(`${d.name}: ldapBaseDn "${d.baseDn}" is not a DN`);
     }
   }
+  return problems;
+}
+
+/** Throws with every problem of dovecotProblems. Pure. */
+export function validateDovecot(args: DovecotConfArgs): void {
+  const problems = dovecotProblems(args);
   if (problems.length > 0) throw new Error(`dovecot: ${problems.join("; ")}`);
 }
 

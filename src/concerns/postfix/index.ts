@@ -4,6 +4,7 @@ export {
   POSTSCREEN_GREET_WAIT,
   type PostfixMainArgs,
   postfixFiles,
+  postfixMainProblems,
   renderPostfixMain,
   renderPostfixMaster,
   renderSubmissionHeaderChecks,

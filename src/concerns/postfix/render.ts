@@ -32,8 +32,8 @@ export interface PostfixMainArgs {
   readonly milter?: { readonly host: string; readonly port: number };
 }
 
-/** Throws unless the main.cf inputs are well formed. Pure. */
-export function validatePostfixMain(args: PostfixMainArgs): void {
+/** What is wrong with the main.cf inputs, each naming its setting; empty when usable. Pure. */
+export function postfixMainProblems(args: PostfixMainArgs): string[] {
   const problems: string[] = [];
   if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(args.hostname)) {
     problems.push(`hostname "${args.hostname}" is not a fully qualified name (mailstack:hostname)`);
@@ -50,6 +50,12 @@ export function validatePostfixMain(args: PostfixMainArgs): void {
       problems.push(`DNS blocklist "${site}" is not a domain with an optional =reply filter and *weight`);
     }
   }
+  return problems;
+}
+
+/** Throws with every problem of postfixMainProblems. Pure. */
+export function validatePostfixMain(args: PostfixMainArgs): void {
+  const problems = postfixMainProblems(args);
   if (problems.length > 0) throw new Error(`postfix: ${problems.join("; ")}`);
 }
 

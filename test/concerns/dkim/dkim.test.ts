@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   type DkimKey,
   dkimChildName,
+  dkimKeysProblems,
   dkimRecords,
   tlsKeyArgs,
   validateDkimKeys,
@@ -142,6 +143,16 @@ describe("validateDkimKeys and tlsKeyArgs", () => {
     ],
   ])("refuses %s", (_, domains, message) => {
     expect(() => validateDkimKeys("dkim", domains)).toThrow(message);
+    expect(dkimKeysProblems("dkim", domains).join("; ")).toContain(message);
+  });
+  it("lists every problem of every domain at once", () => {
+    expect(dkimKeysProblems("dkim", [ok])).toEqual([]);
+    expect(
+      dkimKeysProblems("dkim", [
+        { ...ok, sign: "nope" },
+        { ...ok, domain: "b.team", selectors: [] },
+      ]),
+    ).toHaveLength(3);
   });
 
   it("maps each algorithm to @pulumi/tls arguments", () => {

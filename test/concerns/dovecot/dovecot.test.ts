@@ -7,6 +7,7 @@ import {
   DOVECOT_FRAGMENTS,
   type DovecotLdapArgs,
   dovecotFiles,
+  dovecotProblems,
   renderDovecotConf,
   renderDovecotFragment,
   renderDovecotLdapSecret,
@@ -230,6 +231,18 @@ describe("dovecot rendered files", () => {
     expect(() => validateDovecot({ ...ARGS, vmailUid: 8 })).toThrow("not a system account");
     expect(() => validateDovecot({ ...ARGS, mailRoot: "vmail" })).toThrow("not an absolute path");
     expect(() => validateDovecot({ ...ARGS, postmaster: "postmaster" })).toThrow("mailstack:adminEmail");
+  });
+
+  it("lists every problem at once", () => {
+    expect(dovecotProblems(ARGS)).toEqual([]);
+    const found = dovecotProblems({
+      ...ARGS,
+      vmailUid: 8,
+      postmaster: "postmaster",
+      ldap: { ...LDAP, bindDn: "x" },
+    });
+    expect(found).toHaveLength(3);
+    expect(found.join("\n")).toMatch(/system account[\s\S]*mailstack:adminEmail[\s\S]*mailstack:ldapBindDn/);
   });
 });
 

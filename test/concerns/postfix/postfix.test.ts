@@ -6,6 +6,7 @@ import { DATABASE_SPEC } from "../../../src/concerns/database/spec";
 import {
   POSTSCREEN_GREET_WAIT,
   postfixFiles,
+  postfixMainProblems,
   renderPostfixMain,
   renderPostfixMaster,
   renderSubmissionHeaderChecks,
@@ -172,6 +173,18 @@ describe("postfix rendered files", () => {
     expect(() =>
       validatePostfixMain({ ...MAIN, dnsblSites: ["b.barracudacentral.org=127.0.0.[2..11]*2"] }),
     ).not.toThrow();
+  });
+
+  it("lists every problem at once, each naming its setting", () => {
+    expect(postfixMainProblems(MAIN)).toEqual([]);
+    const found = postfixMainProblems({
+      ...MAIN,
+      hostname: "mail",
+      keyPath: "relative.pem",
+      messageSizeLimit: 10,
+    });
+    expect(found).toHaveLength(3);
+    expect(found[0]).toContain("(mailstack:hostname)");
   });
 });
 
