@@ -143,6 +143,18 @@ const CASES: readonly BadInput[] = [
     expect: /destination "alice" is not an address of the form local@domain/,
   },
   {
+    what: "an alias loop",
+    key: "aliases",
+    append: {
+      aliases: [
+        { source: "loop-a@example.test", destination: "loop-b@example.test" },
+        { source: "loop-b@example.test", destination: "loop-a@example.test" },
+      ],
+    },
+    expect:
+      /has a loop, loop-a@example\.test -> loop-b@example\.test -> loop-a@example\.test: .* Fix: pulumi config set --path 'aliases\[N\]\.destination'/,
+  },
+  {
     what: "a password that is no hash",
     key: "passwordHashes",
     secret: { 'passwordHashes["carol@corp.example.test"]': "{PLAIN}carol-local-pw" },

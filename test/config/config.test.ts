@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as pulumi from "@pulumi/pulumi";
 import * as jsyaml from "js-yaml";
 import { describe, expect, it } from "vitest";
+import { aliasLoops } from "../../src/concerns/database/settings";
 import { dkimKeyProblem, dkimPrivateKeyProblems } from "../../src/concerns/dkim/settings";
 import {
   CONFIG_KEYS,
@@ -307,6 +308,26 @@ const BAD: [string, Record<string, string | undefined>, string, string[]?][] = [
     "alias with a bad destination",
     { aliases: '[{"source":"x@tlabs.team","destination":"bob"}]' },
     "destination",
+  ],
+  [
+    "an alias loop",
+    {
+      aliases: JSON.stringify([
+        { source: "a@tlabs.team", destination: "b@tlabs.team" },
+        { source: "b@tlabs.team", destination: "a@tlabs.team" },
+      ]),
+    },
+    "mailstack:aliases has a loop, a@tlabs.team -> b@tlabs.team -> a@tlabs.team",
+  ],
+  [
+    "an alias loop through a catch-all",
+    {
+      aliases: JSON.stringify([
+        { source: "@corp.team", destination: "x@tlabs.team" },
+        { source: "x@tlabs.team", destination: "nobody@corp.team" },
+      ]),
+    },
+    "has a loop, nobody@corp.team -> x@tlabs.team -> nobody@corp.team",
   ],
   [
     "sendAs outside our domains",
@@ -1185,6 +1206,72 @@ describe("mail storage settings", () => {
     );
     expect(problems({ obox: '{"cache": "1G"}' })[0]).toMatch(
       /^mailstack:obox has "cache"; the settings are cacheSize/,
+    );
+  });
+});
+
+describe("alias loops", () => {
+  const domains = [
+    { name: "a.team", authType: "local" as const, active: true },
+    { name: "b.team", authType: "local" as const, active: true },
+  ];
+  const user = (address: string, enabled = true) => ({ address, quotaBytes: 0, enabled, sendAs: [] });
+  const alias = (source: string, destination: string) => ({ source, destination });
+
+  it("are none where every chain ends in a mailbox, itself or another server", () => {
+    expect(
+      aliasLoops(
+        [
+          alias("x@a.team", "alice@a.team"),
+          // A mailbox that keeps a copy and forwards: it ends with itself.
+          alias("alice@a.team", "alice@a.team"),
+          alias("alice@a.team", "friend@elsewhere.example"),
+          // A catch-all to a mailbox, and one to an address with no alias of its own.
+          alias("@a.team", "alice@a.team"),
+          alias("@b.team", "postmaster@b.team"),
+        ],
+        [user("alice@a.team")],
+        domains,
+      ),
+    ).toEqual([]);
+  });
+
+  it("are named once each, from their smallest address, however long", () => {
+    expect(
+      aliasLoops(
+        [alias("c@a.team", "a@a.team"), alias("a@a.team", "b@a.team"), alias("b@a.team", "c@a.team")],
+        [],
+        domains,
+      ),
+    ).toEqual([["a@a.team", "b@a.team", "c@a.team", "a@a.team"]]);
+  });
+
+  it("go through a mailbox's own aliases, and not through a disabled mailbox's catch-all", () => {
+    // alice keeps no copy (no alias to herself): her aliases are where her mail goes.
+    expect(
+      aliasLoops(
+        [alias("alice@a.team", "x@a.team"), alias("x@a.team", "alice@a.team")],
+        [user("alice@a.team")],
+        domains,
+      ),
+    ).toEqual([["alice@a.team", "x@a.team", "alice@a.team"]]);
+    // A disabled mailbox with no alias falls to the catch-all, which sends it back.
+    expect(
+      aliasLoops(
+        [alias("@a.team", "gone@b.team"), alias("gone@b.team", "old@a.team")],
+        [user("old@a.team", false)],
+        domains,
+      ),
+    ).toEqual([["gone@b.team", "old@a.team", "gone@b.team"]]);
+  });
+
+  it("stop at an inactive domain, whose mail Postfix does not expand", () => {
+    const inactive = [
+      domains[0] as (typeof domains)[number],
+      { ...domains[1], active: false } as (typeof domains)[number],
+    ];
+    expect(aliasLoops([alias("x@a.team", "y@b.team"), alias("y@b.team", "x@a.team")], [], inactive)).toEqual(
+      [],
     );
   });
 });

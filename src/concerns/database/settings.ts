@@ -325,6 +325,14 @@ export function parseAccounts(r: Reader<DatabaseKey>, domains: readonly DomainCo
     }
   }
 
+  for (const loop of aliasLoops(aliases, users, domains)) {
+    r.bad(
+      "aliases",
+      `has a loop, ${loop.join(" -> ")}: mail to ${loop.length === 2 ? "this address" : "these addresses"} could never be delivered, and senders would retry for days`,
+      `pulumi config set --path 'aliases[N].destination' <a mailbox>, for one alias of the loop (or remove it)`,
+    );
+  }
+
   const removed = get("removedAccounts") ?? "disable";
   if (removed !== "disable" && removed !== "delete")
     bad("removedAccounts", `value "${removed}" is not disable or delete`);
@@ -334,4 +342,51 @@ export function parseAccounts(r: Reader<DatabaseKey>, domains: readonly DomainCo
     passwordHashes: pulumi.secret(hashes),
     removed: removed === "delete" ? "delete" : "disable",
   };
+}
+
+/**
+ * The alias loops of the config, each as the path that comes back to where it
+ * started (a -> b -> a), once per loop. An address expands as Postfix's
+ * virtual_alias_maps query (files/postfix/pgsql/virtual_alias_maps.cf) makes
+ * it: to its aliases' destinations, plus itself when it is an enabled mailbox
+ * (which ends there); with neither, to its domain's catch-all; an address
+ * outside the active domains is final. An address that expands to itself ends
+ * too. Pure.
+ */
+export function aliasLoops(
+  aliases: readonly AliasConfig[],
+  users: readonly UserConfig[],
+  domains: readonly DomainConfig[],
+): string[][] {
+  const active = new Set(domains.filter((d) => d.active).map((d) => d.name));
+  const mailboxes = new Set(users.filter((u) => u.enabled).map((u) => u.address));
+  const to = new Map<string, string[]>();
+  for (const a of aliases) to.set(a.source, [...(to.get(a.source) ?? []), a.destination]);
+  const domainOf = (a: string) => a.slice(a.lastIndexOf("@") + 1);
+  const next = (a: string): string[] => {
+    if (!active.has(domainOf(a))) return [];
+    const exact = to.get(a);
+    const found = exact ?? (mailboxes.has(a) ? [] : (to.get(`@${domainOf(a)}`) ?? []));
+    return found.filter((d) => d !== a);
+  };
+
+  const loops = new Map<string, string[]>();
+  const done = new Set<string>();
+  const walk = (a: string, path: string[]): void => {
+    const at = path.indexOf(a);
+    if (at !== -1) {
+      const loop = path.slice(at);
+      // One loop, whichever address the walk met first: named from its smallest address.
+      const first = loop.indexOf([...loop].sort()[0] ?? a);
+      const named = [...loop.slice(first), ...loop.slice(0, first)];
+      loops.set(named.join(" "), [...named, named[0] ?? a]);
+      return;
+    }
+    if (done.has(a)) return;
+    for (const d of next(a)) walk(d, [...path, a]);
+    done.add(a);
+  };
+  for (const source of [...to.keys()].sort()) if (!source.startsWith("@")) walk(source, []);
+  for (const u of [...mailboxes].sort()) walk(u, []);
+  return [...loops.values()];
 }
