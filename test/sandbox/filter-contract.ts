@@ -23,6 +23,39 @@ const GTUBE_TAIL = "JS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAI
 const GTUBE = `X${GTUBE_TAIL}`;
 const GTUBE_ADD_HEADER = `Y${GTUBE_TAIL}`;
 
+/** Rspamd's own log on the host. */
+const RSPAMD_LOG = "/var/log/rspamd/rspamd.log";
+
+/**
+ * The lines of Rspamd's log since its current main process began loading its
+ * config that mark the start or name maps.rspamd.com. The map URLs are logged
+ * while the config loads, before the "is starting" line, by the same process
+ * (#<pid>(main)); so the window opens at that process's first line after the
+ * previous shutdown or start, which a reboot (no shutdown line) cannot stretch
+ * back into the run before. The first fetch fails within a second or two of
+ * the start, so the check waits until Rspamd has run for 10 s. Exit code 2 if
+ * the log holds no start at all (rotated away), which the test reports.
+ */
+export const RSPAMD_LOG_SINCE_START = [
+  `log=${RSPAMD_LOG}`,
+  `start=$(grep -n 'main: rspamd [^ ]* is starting' "$log" | tail -1 | cut -d: -f1)`,
+  `[ -n "$start" ] || { echo "no start of Rspamd in $log" >&2; exit 2; }`,
+  `main=$(sed -n "\${start}p" "$log" | grep -o '#[0-9]*(main)')`,
+  `from=$(head -n "$((start - 1))" "$log" | grep -n 'main: terminating|main: rspamd [^ ]* is starting' | tail -1 | cut -d: -f1)`,
+  `first=$(tail -n +"$((\${from:-0} + 1))" "$log" | grep -n -F -m1 "$main" | cut -d: -f1)`,
+  `up=$(ps -o etimes= -p "$(cat /run/rspamd/rspamd.pid)" | tr -d ' ')`,
+  `[ "\${up:-0}" -ge 10 ] || sleep $((10 - \${up:-0}))`,
+  `tail -n +"$((\${from:-0} + first))" "$log" | grep -F -e ' is starting' -e maps.rspamd.com`,
+].join("\n");
+
+/** The lines of `text` that name maps.rspamd.com, trimmed. Pure. */
+export function mapsRspamdLines(text: string): string[] {
+  return text
+    .split("\n")
+    .filter((l) => l.includes("maps.rspamd.com"))
+    .map((l) => l.trim());
+}
+
 export function registerFilterTests(ssh: SandboxSsh, host: string): void {
   let n = 0;
   const token = () => `filter-${RUN}-${++n}`;
@@ -82,6 +115,27 @@ export function registerFilterTests(ssh: SandboxSsh, host: string): void {
       expect(local.length).toBeGreaterThanOrEqual(3);
       for (const a of local) expect(a).toMatch(/^(127\.0\.0\.1|\[::1\]):\d+$/);
       expect(ssh(`test -S ${CLAMD_SOCKET} && echo up`).out.trim()).toBe("up");
+    });
+  });
+
+  // The sandbox runs with spamNetworkChecks false (Pulumi.sandbox.yaml) and has
+  // no route off the machine: no module may even try an outside server.
+  describe("filter: offline means offline (spamNetworkChecks false)", () => {
+    it("no module of Rspamd's effective config names a map on maps.rspamd.com", () => {
+      const r = ssh("rspamadm configdump");
+      expect(r.code, r.err).toBe(0);
+      // The whole config, not an empty or partial dump.
+      for (const m of ["multimap", "whitelist", "phishing", "mime_types", "mid", "rbl"]) {
+        expect(r.out, m).toMatch(new RegExp(`^${m} [{[]`, "m"));
+      }
+      expect(mapsRspamdLines(r.out)).toEqual([]);
+    });
+
+    it("Rspamd's log has no line naming maps.rspamd.com since it last started", () => {
+      const r = ssh(RSPAMD_LOG_SINCE_START);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/main: rspamd \S+ is starting/);
+      expect(mapsRspamdLines(r.out)).toEqual([]);
     });
   });
 

@@ -22,12 +22,34 @@ export const REDIS = { host: "127.0.0.1", port: 6379 } as const;
  */
 export const NETWORK_MODULES = ["rbl", "fuzzy_check", "asn", "url_redirector"] as const;
 
+/**
+ * The files that point Rspamd's maps.rspamd.com maps at copies on this host
+ * when mailstack:spamNetworkChecks is false, relative to /etc/rspamd. A single
+ * map is replaced in local.d; a list that must lose its URL needs override.d,
+ * because local.d appends to lists. Each file is pushed either way, with the
+ * distribution's maps when checks are on, so switching back leaves no
+ * offline override behind. greylist needs none: Debian's greylist.conf names
+ * only local maps (maps.rspamd.com is in an example comment of greylist.lua).
+ */
+export const OFFLINE_MAP_FILES = [
+  "local.d/multimap.conf",
+  "override.d/mid.conf",
+  "override.d/mime_types.conf",
+  "override.d/phishing.conf",
+  "override.d/rbl.conf",
+  "override.d/whitelist.conf",
+] as const;
+export type OfflineMapFile = (typeof OFFLINE_MAP_FILES)[number];
+
+/** The empty maps local.d/multimap.conf reads offline, relative to /etc/rspamd; pushed either way. */
+export const LOCAL_MAPS = ["local.d/maps.d/disposable.inc", "local.d/maps.d/freemail.inc"] as const;
+
 export interface RspamdConfArgs {
   /** Default DEFAULT_SPAM_ACTIONS. */
   readonly actions?: SpamActions;
   /** Defer a message scoring at least actions.greylist once. Default true. */
   readonly greylisting?: boolean;
-  /** The modules of NETWORK_MODULES. Default true. */
+  /** The modules of NETWORK_MODULES, and maps.rspamd.com (OFFLINE_MAP_FILES). Default true. */
   readonly networkChecks?: boolean;
   /** Act on GTUBE's non-reject variants (mailstack:spamTestPatterns). Default false. */
   readonly testPatterns?: boolean;
@@ -50,7 +72,8 @@ export const RSPAMD_FILES = [
 ] as const;
 export type RspamdFile = (typeof RSPAMD_FILES)[number];
 
-const LOCAL_D = "/etc/rspamd/local.d";
+const CONF_DIR = "/etc/rspamd";
+const LOCAL_D = `${CONF_DIR}/local.d`;
 
 /** The key file of one selector. Pure. */
 export function dkimKeyPath(domain: string, selector: string): string {
@@ -121,6 +144,17 @@ export function renderNetworkModule(module: (typeof NETWORK_MODULES)[number], on
   });
 }
 
+/** One module's maps: the distribution's (on), or the copies on this host (off). Pure. */
+export function renderOfflineMapFile(file: OfflineMapFile, on: boolean): string {
+  const module = file.slice(file.indexOf("/") + 1, -".conf".length);
+  return on ? render("rspamd/network-maps.conf", { module }) : render(`rspamd/${file}`, {});
+}
+
+/** One of the empty maps of LOCAL_MAPS. Pure. */
+export function renderLocalMap(file: (typeof LOCAL_MAPS)[number]): string {
+  return render(`rspamd/${file}`, {});
+}
+
 /** Every file of the Rspamd push. Pure. */
 export function rspamdFiles(args: RspamdConfArgs): { readonly path: string; readonly content: string }[] {
   return [
@@ -129,6 +163,11 @@ export function rspamdFiles(args: RspamdConfArgs): { readonly path: string; read
       path: `${LOCAL_D}/${m}.conf`,
       content: renderNetworkModule(m, args.networkChecks ?? true),
     })),
+    ...OFFLINE_MAP_FILES.map((f) => ({
+      path: `${CONF_DIR}/${f}`,
+      content: renderOfflineMapFile(f, args.networkChecks ?? true),
+    })),
+    ...LOCAL_MAPS.map((f) => ({ path: `${CONF_DIR}/${f}`, content: renderLocalMap(f) })),
   ];
 }
 

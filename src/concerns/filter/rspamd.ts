@@ -1,9 +1,9 @@
 // Rspamd: the spam filter, as Postfix's milter for mail from port 25 and for
 // submissions alike, with Redis (on this host, loopback only) for Bayes,
 // greylisting and the other stateful modules, and ClamAV (src/concerns/filter/clamav.ts)
-// through its antivirus module. Its files are local.d overrides of the
-// distribution's config, pushed in one ConfigPush and checked with
-// `rspamadm configtest`.
+// through its antivirus module. Its files are local.d (and, where a list must
+// lose an entry, override.d) overrides of the distribution's config, pushed in
+// one ConfigPush and checked with `rspamadm configtest`.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DKIM_KEY_DIR, RSPAMD_CONTROLLER, RSPAMD_MILTER } from "../../core/host-layout";

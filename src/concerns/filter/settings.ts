@@ -22,7 +22,7 @@ export const KEYS = {
     type: "boolean",
     default: true,
     description:
-      "Rspamd's checks that ask outside servers: DNS blocklists, fuzzy hashes, ASN, URL redirectors. Default true; the offline sandbox turns them off.",
+      "Rspamd's checks that ask outside servers: DNS blocklists, fuzzy hashes, ASN, URL redirectors, Phishtank, and the maps Rspamd fetches from maps.rspamd.com (false: the package's copies, or empty freemail/disposable lists). Default true; the offline sandbox turns them off.",
     example: "false",
   },
   spamTestPatterns: {

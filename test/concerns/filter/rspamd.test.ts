@@ -6,10 +6,14 @@ import { eicar } from "../../../src/concerns/filter/clamav";
 import {
   clamavFiles,
   EICAR_HEX,
+  LOCAL_MAPS,
   NETWORK_MODULES,
+  OFFLINE_MAP_FILES,
   RSPAMD_FILES,
   renderClamdConf,
+  renderLocalMap,
   renderNetworkModule,
+  renderOfflineMapFile,
   renderRspamdFile,
   renderTestDatabase,
   rspamdFiles,
@@ -71,6 +75,51 @@ describe("rspamd rendered files", () => {
     expect(spamActionsProblems({ reject: null, addHeader: 6, greylist: 4 })).toEqual([]);
   });
 });
+
+describe("rspamd without network checks: no map from maps.rspamd.com", () => {
+  for (const f of OFFLINE_MAP_FILES) {
+    it(`${f}, checks off`, () => expect(renderOfflineMapFile(f, false)).toMatchSnapshot());
+  }
+  for (const f of LOCAL_MAPS) {
+    it(f, () => expect(renderLocalMap(f)).toMatchSnapshot());
+  }
+  it("a maps file with checks on", () =>
+    expect(renderOfflineMapFile("override.d/mid.conf", true)).toMatchSnapshot());
+
+  it("with checks off no rendered file names maps.rspamd.com; each offline file does something", () => {
+    const off = rspamdFiles({ networkChecks: false });
+    expect(off.filter((f) => f.content.includes("maps.rspamd.com")).map((f) => f.path)).toEqual([]);
+    for (const f of OFFLINE_MAP_FILES) {
+      expect(settingLines(renderOfflineMapFile(f, false)).length, f).toBeGreaterThan(0);
+    }
+    // Every list keeps the package's copy, except phishing's whitelist (the package has none).
+    const lists = ["mid", "mime_types", "phishing", "rbl", "whitelist"] as const;
+    for (const f of lists.map((m) => `override.d/${m}.conf` as const)) {
+      expect(renderOfflineMapFile(f, false), f).toMatch(/"\$\{CONFDIR\}\/maps\.d\/[a-z_-]+\.inc"/);
+    }
+    expect(renderOfflineMapFile("override.d/phishing.conf", false)).toMatch(/^phishtank_enabled = false;$/m);
+    const multimap = renderOfflineMapFile("local.d/multimap.conf", false);
+    for (const kind of ["freemail", "disposable"]) {
+      for (const where of ["envfrom", "envrcpt", "from", "to", "cc", "replyto"]) {
+        expect(multimap).toContain(`${kind}_${where} { map = "$LOCAL_CONFDIR/local.d/maps.d/${kind}.inc"; }`);
+      }
+    }
+  });
+
+  it("with checks on the maps files set nothing: the distribution's maps stand, as before", () => {
+    for (const f of OFFLINE_MAP_FILES) expect(settingLines(renderOfflineMapFile(f, true)), f).toEqual([]);
+    for (const f of LOCAL_MAPS) expect(settingLines(renderLocalMap(f)), f).toEqual([]);
+    // The same files either way, so switching checks back on leaves no offline override behind.
+    const paths = (on: boolean) => rspamdFiles({ networkChecks: on }).map((f) => f.path);
+    expect(paths(false)).toEqual(paths(true));
+    expect(paths(true)).toEqual(expect.arrayContaining(OFFLINE_MAP_FILES.map((f) => `/etc/rspamd/${f}`)));
+  });
+});
+
+/** The lines of a rendered file that are neither blank nor comments. */
+function settingLines(text: string): string[] {
+  return text.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
+}
 
 describe("clamav rendered files", () => {
   it("clamd.conf", () => expect(renderClamdConf({})).toMatchSnapshot());
