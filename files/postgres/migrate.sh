@@ -14,6 +14,8 @@ set -euo pipefail
 umask 077
 # shellcheck source=files/lib/mailstack.sh
 . "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
+# psql runs as postgres, which may not enter the deploying login's home: start in /.
+cd /
 # Its summary line is the stack's migrations output.
 MAILSTACK_TAG=migrations
 

@@ -5,6 +5,8 @@
 set -euo pipefail
 # shellcheck source=files/lib/mailstack.sh
 . "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
+# psql runs as postgres, which may not enter the deploying login's home: start in /.
+cd /
 database=$1 owner=$2
 shift 2
 q() { runuser -u postgres -- psql -XAtq -d postgres -c "$1"; }

@@ -37,6 +37,8 @@ const STEP = 15 * 60_000;
 const ZOE_HASH = "{BLF-CRYPT}$2b$05$nL1uc7Aga5SdBpQHnkn39u8qBQ.bC8SB9EfRyKGSDaldyv0Ka6jCW";
 
 const sb = sandboxEnv();
+/** The output of the first `up` of the run, a cold deploy. */
+let firstDeploy = "";
 const key = sb.SANDBOX_KEY ?? "";
 const ssh = sandboxSsh();
 
@@ -114,7 +116,9 @@ describe("sandbox deployment through the real engine", () => {
   it(
     "1. up deploys the host, and SSH and the firewall work afterwards",
     async () => {
+      const before = logs.length;
       await up();
+      firstDeploy = logs.slice(before).join("");
       const outputs = await stack.outputs();
       expect(outputs.openPorts?.value.map((p: { port: number }) => p.port)).toEqual([
         22, 25, 80, 443, 465, 587, 993, 995,
@@ -174,6 +178,32 @@ describe("sandbox deployment through the real engine", () => {
   );
   // Hybrid LDAP/local authentication and its fallback rules (test/sandbox/ldap-contract.ts).
   registerLdapTests(ssh, sb.SANDBOX_HOST ?? "");
+
+  it("the first deployment prints no warning the README does not explain", () => {
+    // Each allowed line, with the README's words that explain it.
+    const allowed = [
+      {
+        line: /warning: using pulumi-resource-command from \$PATH at \S+$/,
+        readme: "warning: using\npulumi-resource-command from $PATH at ...",
+      },
+      {
+        line: /useradd warning: vmail's uid 5000 is greater than SYS_UID_MAX 999$/,
+        readme: "`useradd warning: vmail's uid 5000 is greater than SYS_UID_MAX 999`",
+      },
+      {
+        line: /rehash: warning: skipping ca-certificates\.crt,it does not contain exactly one certificate or CRL$/,
+        readme:
+          "`rehash: warning: skipping ca-certificates.crt,it does not contain exactly one certificate or\n  CRL`",
+      },
+    ];
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    for (const a of allowed) expect(readme, "the README explains it").toContain(a.readme);
+    const lines = firstDeploy
+      .split("\n")
+      .filter((l) => /warning:|could not|permission denied|\berror\b/i.test(l));
+    expect(lines.length, "the toolchain's own warning is seen, so the output was read").toBeGreaterThan(0);
+    expect(lines.filter((l) => !allowed.some((a) => a.line.test(l.trim())))).toEqual([]);
+  });
 
   it(
     "2. a second run changes nothing",

@@ -34,9 +34,13 @@ export interface MailDatabaseArgs {
   readonly dependsOn?: readonly pulumi.Resource[];
 }
 
-/** psql as the postgres superuser over its socket, reading SQL from stdin. */
+/**
+ * psql as the postgres superuser over its socket, reading SQL from stdin. It
+ * starts in / (env -C): in the login's home, which postgres may not enter,
+ * psql would print "could not change directory" on every deploy.
+ */
 function psql(user: string, database: string): string {
-  return asRoot(user, `runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${database} -f -`);
+  return asRoot(user, `env -C / runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${database} -f -`);
 }
 
 export class MailDatabase extends pulumi.ComponentResource {
