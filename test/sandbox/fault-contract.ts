@@ -7,6 +7,8 @@
 //     (sshd's case is e2e step 4);
 //   - PostgreSQL stopped while mail arrives: it is deferred, and delivered once
 //     the database is back, none lost;
+//   - Dovecot reloads while an LMTP session is inside DATA and another idles:
+//     both finish, the message is answered 250 and stored once;
 //   - a config change deploys (Dovecot reloads) while smtp-source sends N
 //     messages: all N arrive, none twice;
 //   - the host loses power and boots again (scripts/sandbox.sh reboot): every
@@ -197,6 +199,26 @@ export function registerFaultTests(ssh: SandboxSsh, host: string, hooks: FaultHo
     );
 
     it(
+      "a Dovecot reload lets LMTP sessions finish: the message inside DATA is answered 250 and stored once, an idle session goes on",
+      async () => {
+        const token = `fault-${RUN}-lmtp-reload`;
+        const script = fs.readFileSync(path.join(ROOT, "test/helpers/fixtures/lmtp-reload.py"), "utf8");
+        const r = ssh(
+          `cat >/tmp/mailstack-lmtp-reload.py && python3 /tmp/mailstack-lmtp-reload.py /var/spool/postfix/private/dovecot-lmtp ${MAILBOX} ${token}`,
+          script,
+        );
+        expect(r.code, r.err).toBe(0);
+        // Before shutdown_clients = no: "data: 421 4.3.2 ... Shutting down"
+        // after the message was stored, so Postfix delivered it again.
+        expect(r.out).toMatch(/^data: 250 2\.0\.0 <frank@example\.org> \S+ Saved$/m);
+        expect(r.out).toMatch(/^idle: 250 2\.1\.0 OK$/m);
+        expect(count(token)).toBe(1);
+        await flows("lmtp-reload");
+      },
+      STEP,
+    );
+
+    it(
       `a config change deploys while smtp-source sends ${LOAD} messages: all arrive, none twice`,
       async () => {
         must(`rm -f ${NEW}/*`);
@@ -216,19 +238,21 @@ export function registerFaultTests(ssh: SandboxSsh, host: string, hooks: FaultHo
             ssh("pgrep -x smtp-source").code,
             "the load ended before the deployment did; raise LOAD",
           ).toBe(0);
+          for (let i = 0; i < 120 && ssh("pgrep -x smtp-source").code === 0; i++) await sleep(1000);
+          expect(must("cat /tmp/mailstack-load.out").trim()).toBe("rc=0");
+          expect(await arrived(`load-${RUN}@outside.test`, LOAD, 60)).toBe(LOAD);
+          // Cleanup gave each accepted message its own Message-ID: one file each.
+          const ids = must(
+            `grep -h -m1 -i '^Message-ID:' ${NEW}/* | sort | uniq -d | wc -l; grep -h -m1 -i '^Message-ID:' ${NEW}/* | wc -l`,
+          );
+          expect(ids.trim().split("\n")).toEqual(["0", String(LOAD)]);
         } finally {
+          // The setting goes back, and so does the host, whatever failed above:
+          // the next test (the reboot) expects a stack with nothing to change.
           await hooks.setConfig("mailstack:ldapFallback", undefined);
+          must(`rm -f ${NEW}/*`);
+          await hooks.up();
         }
-        for (let i = 0; i < 120 && ssh("pgrep -x smtp-source").code === 0; i++) await sleep(1000);
-        expect(must("cat /tmp/mailstack-load.out").trim()).toBe("rc=0");
-        expect(await arrived(`load-${RUN}@outside.test`, LOAD, 60)).toBe(LOAD);
-        // Cleanup gave each accepted message its own Message-ID: one file each.
-        const ids = must(
-          `grep -h -m1 -i '^Message-ID:' ${NEW}/* | sort | uniq -d | wc -l; grep -h -m1 -i '^Message-ID:' ${NEW}/* | wc -l`,
-        );
-        expect(ids.trim().split("\n")).toEqual(["0", String(LOAD)]);
-        must(`rm -f ${NEW}/*`);
-        await hooks.up();
       },
       STEP,
     );
