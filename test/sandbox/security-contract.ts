@@ -1,7 +1,8 @@
 // Security against the deployed sandbox, as an outside auditor checks it:
 // a port scan from a second test host (the LDAP host's namespace) finds
 // exactly the stack's open ports; a TLS scanner finds nothing below TLS 1.2,
-// no weak cipher and a valid chain on every TLS port; SSH refuses passwords;
+// no weak cipher and a valid chain on every TLS port, and no CBC suite on any
+// but port 25 (OpenSSL's own handshakes confirm both); SSH refuses passwords;
 // and no secret the deployment holds is in plain text in the state export,
 // the deploy logs, the arguments of a process on the host, or a file on the
 // host that anyone but its service can read. The scanners are Debian's nmap
@@ -217,10 +218,7 @@ interface Finding {
  * sockets, so classes Debian's OpenSSL no longer has are tried too): NULL,
  * anonymous, EXPORT, LOW (DES, RC2, RC4, so also every MD5 suite and all
  * under 128 bits) and 3DES/IDEA. Its "obsolete CBC" class (AES, Camellia and
- * ARIA in CBC mode, with SHA-1 or SHA-2 HMACs) is allowed: those suites are
- * not broken (OpenSSL's CBC decryption is constant-time, and TLS 1.3 and the
- * AEAD suites come first), and port 25's opportunistic TLS and older mail
- * clients still need them; dropping them is a hardening choice, not a fix.
+ * ARIA in CBC mode, with SHA-1 or SHA-2 HMACs) is checked per port, below.
  */
 const TLS_REQUIRED: readonly { readonly id: string; readonly finding: RegExp }[] = [
   { id: "SSLv2", finding: /^not offered/ },
@@ -241,15 +239,37 @@ const TLS_REQUIRED: readonly { readonly id: string; readonly finding: RegExp }[]
   { id: "cert_expirationStatus", finding: /^(?!expired)./ },
 ];
 
-/** The findings of `report` that break TLS_REQUIRED, as "id: finding" lines. */
-export function tlsProblems(report: readonly Finding[]): string[] {
+/**
+ * The port whose TLS is opportunistic: mail from other servers, which would
+ * go in plaintext if no suite were agreed (RFC 7435), so Postfix keeps its
+ * wide suites there. Every other TLS port has the client ports' profile
+ * (src/core/tls-policy.ts): no CBC suite at all.
+ */
+const OPPORTUNISTIC_PORT = 25;
+/** testssl's id of the obsolete CBC class: 3.0 (Debian 12's) and 3.2 name it differently. */
+const CBC_IDS = ["cipherlist_AVERAGE", "cipherlist_OBSOLETED"] as const;
+
+/** The findings of `report` on `port` that break TLS_REQUIRED or the port's profile, as "id: finding" lines. */
+export function tlsProblems(report: readonly Finding[], port: number): string[] {
   const byId = new Map(report.map((f) => [f.id, f.finding]));
   const problems = TLS_REQUIRED.filter((r) => !r.finding.test(byId.get(r.id) ?? "(not reported)")).map(
     (r) => `${r.id}: ${byId.get(r.id) ?? "(not reported)"}`,
   );
+  if (port !== OPPORTUNISTIC_PORT) {
+    const cbc = CBC_IDS.find((id) => byId.has(id));
+    const finding = cbc ? (byId.get(cbc) ?? "") : "(not reported)";
+    if (!/^not offered/.test(finding)) problems.push(`${cbc ?? CBC_IDS.join(" or ")}: ${finding}`);
+  }
   for (const f of report) if (f.id === "scanProblem") problems.push(`scanProblem: ${f.finding}`);
   return problems;
 }
+
+/**
+ * CBC suites only, TLS 1.2 (SHA-1 and SHA-2 HMACs), for an ECDSA key (what
+ * certbot and the bootstrap make) or an RSA one: what a client port must refuse.
+ */
+const CBC_PROBE =
+  "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384";
 
 export function registerSecurityTests(ssh: SandboxSsh, host: string, hooks: SecurityHooks): void {
   const { netns, addr } = hooks.scanner;
@@ -291,6 +311,33 @@ export function registerSecurityTests(ssh: SandboxSsh, host: string, hooks: Secu
       lanes[lane] = run.catch(() => undefined);
       scans.set(p.port, run);
     });
+  };
+
+  /**
+   * One handshake with OpenSSL from the second host, then EOF (stdin is
+   * /dev/null, so a handshake that succeeds ends at once). The server refused
+   * it when OpenSSL reports the server's alert: a failure on the client's own
+   * side (a protocol this OpenSSL will not speak) has none, and proves nothing.
+   */
+  const handshake = async (p: (typeof TLS_PORTS)[number], args: readonly string[]) => {
+    const r = await client(
+      netns,
+      "sh",
+      [
+        ...["-c", 'exec openssl s_client "$@" </dev/null', "sh"],
+        ...["-connect", `${host}:${p.port}`, "-servername", HOSTNAME],
+        ...(p.starttls ? ["-starttls", p.starttls] : []),
+        ...args,
+      ],
+      30_000,
+    );
+    const cipher = /^New, \S+, Cipher is (\S+)$/m.exec(r.out)?.[1] ?? "";
+    return {
+      established: r.code === 0 && cipher !== "" && cipher !== "(NONE)",
+      cipher,
+      refusedByServer: r.code !== 0 && /SSL alert number \d+/.test(r.out),
+      out: r.out,
+    };
   };
 
   describe("security: what an outside auditor finds", () => {
@@ -364,11 +411,43 @@ export function registerSecurityTests(ssh: SandboxSsh, host: string, hooks: Secu
             scan?.report.length ?? 0,
             `testssl wrote no report:\n${scan?.log.slice(-2000)}`,
           ).toBeGreaterThan(0);
-          expect(tlsProblems(scan?.report ?? [])).toEqual([]);
+          expect(tlsProblems(scan?.report ?? [], p.port)).toEqual([]);
         },
         STEP,
       );
     }
+
+    for (const p of TLS_PORTS.filter((x) => x.port !== OPPORTUNISTIC_PORT)) {
+      it(
+        `TLS on ${p.port}${p.starttls ? " (STARTTLS)" : ""}: the server refuses a CBC suite and TLS 1.1, and takes an AEAD suite`,
+        async () => {
+          const cbc = await handshake(p, ["-tls1_2", "-cipher", CBC_PROBE]);
+          expect(cbc.established, `CBC suite ${cbc.cipher} accepted:\n${cbc.out.slice(-1500)}`).toBe(false);
+          expect(cbc.refusedByServer, `no refusal from the server:\n${cbc.out.slice(-1500)}`).toBe(true);
+          // OpenSSL 3 speaks TLS 1.1 only at security level 0.
+          const old = await handshake(p, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]);
+          expect(old.established, `TLS 1.1 accepted:\n${old.out.slice(-1500)}`).toBe(false);
+          expect(old.refusedByServer, `no refusal from the server:\n${old.out.slice(-1500)}`).toBe(true);
+          // The same client, the same port, a suite of the profile: the refusals above were the suites'.
+          const aead = await handshake(p, ["-tls1_2", "-cipher", "ECDHE+AESGCM:ECDHE+CHACHA20"]);
+          expect(aead.established, aead.out.slice(-1500)).toBe(true);
+          expect(aead.cipher).toMatch(/-(GCM-SHA\d+|CHACHA20-POLY1305)$/);
+        },
+        STEP,
+      );
+    }
+
+    it(
+      `TLS on ${OPPORTUNISTIC_PORT} (STARTTLS) still takes a CBC suite: opportunistic TLS keeps the wide list`,
+      async () => {
+        const p = TLS_PORTS.find((x) => x.port === OPPORTUNISTIC_PORT);
+        expect(p?.starttls).toBe("smtp");
+        const cbc = await handshake(p ?? { port: OPPORTUNISTIC_PORT }, ["-tls1_2", "-cipher", CBC_PROBE]);
+        expect(cbc.established, cbc.out.slice(-1500)).toBe(true);
+        expect(CBC_PROBE.split(":")).toContain(cbc.cipher);
+      },
+      STEP,
+    );
 
     it(
       "SSH offers only public keys: a password login is refused, from this machine and from another host",

@@ -12,6 +12,7 @@ import {
   SUBMISSION_RELAY,
 } from "../../core/host-layout";
 import { fill, ROOT, render } from "../../core/template";
+import { CLIENT_TLS_CIPHER_STRING, CLIENT_TLS_PROTOCOLS } from "../../core/tls-policy";
 import { lookupRole, renderDovecotSql } from "../database/lookups";
 import type { DatabaseSpec } from "../database/spec";
 import { OBOX_INCLUDE } from "./render-obox";
@@ -229,7 +230,12 @@ export function renderDovecotFragment(fragment: DovecotFragment, args: DovecotCo
         vmailUid: args.vmailUid ?? DEFAULT_VMAIL_UID,
       });
     case "10-ssl.conf":
-      return render(source, { certPath: args.certPath, keyPath: args.keyPath });
+      return render(source, {
+        certPath: args.certPath,
+        keyPath: args.keyPath,
+        minProtocol: CLIENT_TLS_PROTOCOLS[0],
+        ciphers: CLIENT_TLS_CIPHER_STRING,
+      });
     case "20-lmtp.conf":
       return render(source, { postmaster: args.postmaster });
     case "20-submission.conf":

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { ACME_WEBROOT } from "../../core/host-layout";
 import type { PushFile } from "../../core/push";
 import { fill, ROOT, render } from "../../core/template";
+import { CLIENT_TLS_CIPHER_STRING, CLIENT_TLS_PROTOCOLS } from "../../core/tls-policy";
 import { type MtaStsSettings, mtaStsPolicy } from "../dns/records";
 
 // nginx (src/concerns/tls/web.ts pushes these).
@@ -46,6 +47,16 @@ export function renderNginxConf(args: WebConfArgs): string {
   });
 }
 
+/** /etc/nginx/mailstack-tls.conf: the certificate and the TLS profile every HTTPS server includes. Pure. */
+export function renderNginxTlsConf(args: Pick<WebConfArgs, "certPath" | "keyPath">): string {
+  return render("nginx/tls.conf", {
+    certPath: args.certPath,
+    keyPath: args.keyPath,
+    protocols: CLIENT_TLS_PROTOCOLS.join(" "),
+    ciphers: CLIENT_TLS_CIPHER_STRING,
+  });
+}
+
 /** A file under files/nginx/ filled in, with no header added (XML must start with its declaration). */
 function xml(source: string, values: Record<string, string>): string {
   const text = fs.readFileSync(path.join(ROOT, "files", "nginx", source), "utf8");
@@ -56,10 +67,7 @@ function xml(source: string, values: Record<string, string>): string {
 export function webFiles(args: WebConfArgs): PushFile[] {
   return [
     { path: NGINX_CONF, content: renderNginxConf(args) },
-    {
-      path: NGINX_TLS_CONF,
-      content: render("nginx/tls.conf", { certPath: args.certPath, keyPath: args.keyPath }),
-    },
+    { path: NGINX_TLS_CONF, content: renderNginxTlsConf(args) },
     { path: `${WWW_ROOT}/mta-sts.txt`, content: mtaStsPolicy(args.hostname, args.mtaSts) },
     ...args.domains.flatMap((domain) => [
       {

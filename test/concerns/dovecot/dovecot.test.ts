@@ -15,6 +15,7 @@ import {
   validateDovecot,
 } from "../../../src/concerns/dovecot/render-dovecot";
 import { DEFAULT_MESSAGE_SIZE_LIMIT, SUBMISSION_RELAY } from "../../../src/core/host-layout";
+import { CLIENT_TLS_CIPHER_STRING } from "../../../src/core/tls-policy";
 import { flush, parents, recordParents, resources, setup } from "../../helpers/mocks";
 
 const HEADER = /^# Managed by mailstack \(Pulumi\)\. Do not edit.*\n# Source: files\/dovecot\/\S+\n/;
@@ -128,6 +129,18 @@ describe("dovecot rendered files", () => {
     expect(s.get("userdb/args")).toBe("/etc/dovecot/dovecot-sql.conf.ext");
     expect(s.get("mail_location")).toBe("maildir:~/Maildir");
     expect([s.get("first_valid_uid"), s.get("last_valid_uid")]).toEqual(["5000", "5000"]);
+  });
+
+  it("587, 465, 993 and 995 share the client ports' TLS profile: TLS 1.2 or newer, AEAD suites only", () => {
+    // Dovecot's ssl settings are global: every listener above (and any later
+    // STARTTLS one) gets them, and no section overrides them.
+    const s = all();
+    expect(s.get("ssl_min_protocol")).toBe("TLSv1.2");
+    expect(s.get("ssl_cipher_list")).toBe(CLIENT_TLS_CIPHER_STRING);
+    expect(s.get("ssl_prefer_server_ciphers")).toBe("no");
+    expect(s.get("ssl_dh")).toBe("</usr/share/dovecot/dh.pem");
+    const overridden = [...s.keys()].filter((k) => k.includes("/") && /\/ssl_(cipher|min|protocols)/.test(k));
+    expect(overridden).toEqual([]);
   });
 
   it("with LDAP domains: dovecot.conf includes the LDAP passdbs after the local one", () => {

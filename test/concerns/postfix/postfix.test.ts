@@ -13,6 +13,7 @@ import {
   validatePostfixMain,
 } from "../../../src/concerns/postfix/render";
 import { SUBMISSION_RELAY } from "../../../src/core/host-layout";
+import { CLIENT_TLS_CIPHER_STRING } from "../../../src/core/tls-policy";
 import { MAIL_LOG_ALLOWED, unexpectedLogLines } from "../../helpers/mail-log";
 import { flush, parents, recordParents, resources, setup } from "../../helpers/mocks";
 
@@ -85,6 +86,25 @@ describe("postfix rendered files", () => {
     expect(
       settings(renderPostfixMain({ ...MAIN, messageSizeLimit: 10485760 })).get("message_size_limit"),
     ).toBe("10485760");
+  });
+
+  it("port 25 keeps opportunistic TLS, not the client ports' profile; Postfix has no other TLS listener", () => {
+    const main = renderPostfixMain(MAIN);
+    const s = settings(main);
+    // A sender that cannot agree on a suite would deliver in plaintext (RFC
+    // 7435), so port 25 takes Postfix's wide default (medium) minus the
+    // suites that authenticate or encrypt nothing.
+    expect(s.get("smtpd_tls_security_level")).toBe("may");
+    expect(s.has("smtpd_tls_ciphers")).toBe(false);
+    expect(s.get("smtpd_tls_exclude_ciphers")).toBe("aNULL, eNULL, EXPORT, DES, RC4, MD5, 3DES");
+    for (const f of postfixFiles(MAIN, DATABASE_SPEC)) {
+      expect(f.content, f.path).not.toContain(CLIENT_TLS_CIPHER_STRING);
+    }
+    // 587 and 465 are Dovecot's; Postfix's submission listener is loopback only, without TLS.
+    const master = renderPostfixMaster();
+    const relay = overrides(master, `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`);
+    expect(relay.get("smtpd_tls_security_level")).toBe("none");
+    expect(master).not.toMatch(/-o smtpd_tls_wrappermode/);
   });
 
   it("main.cf: postscreen guards port 25 without DNS blocklists by default, anvil limits every client", () => {

@@ -9,10 +9,16 @@ import {
   issueArgs,
   spkiSha256,
 } from "../../../src/concerns/tls/acme";
-import { renderCloudflareIni, renderNginxConf, webFiles } from "../../../src/concerns/tls/render";
+import {
+  renderCloudflareIni,
+  renderNginxConf,
+  renderNginxTlsConf,
+  webFiles,
+} from "../../../src/concerns/tls/render";
 import { LETSENCRYPT } from "../../../src/concerns/tls/settings";
 import { certificateNames } from "../../../src/concerns/tls/web";
 import { ACME_WEBROOT } from "../../../src/core/host-layout";
+import { CLIENT_TLS_CIPHER_STRING } from "../../../src/core/tls-policy";
 import { flush, resources, setup } from "../../helpers/mocks";
 
 const WEB = {
@@ -28,6 +34,21 @@ const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 describe("nginx", () => {
   it("mailstack.conf", () => expect(renderNginxConf(WEB)).toMatchSnapshot());
+
+  it("mailstack-tls.conf", () => expect(renderNginxTlsConf(WEB)).toMatchSnapshot());
+
+  it("443 has the client ports' TLS profile: TLS 1.2 and 1.3, AEAD suites only, in every HTTPS server", () => {
+    const tls = renderNginxTlsConf(WEB);
+    expect(tls).toMatch(/^ssl_protocols TLSv1\.2 TLSv1\.3;$/m);
+    expect(tls).toContain(`\nssl_ciphers ${CLIENT_TLS_CIPHER_STRING};\n`);
+    expect(tls).toMatch(/^ssl_prefer_server_ciphers off;$/m);
+    // Each server on 443 includes it, and none sets its own protocols or suites.
+    const conf = renderNginxConf(WEB);
+    expect(conf.match(/listen 443 ssl/g)).toHaveLength(3);
+    expect(conf.match(/include \/etc\/nginx\/mailstack-tls\.conf;/g)).toHaveLength(3);
+    expect(conf).not.toMatch(/ssl_(protocols|ciphers)/);
+    expect(webFiles(WEB).find((f) => f.path === "/etc/nginx/mailstack-tls.conf")?.content).toBe(tls);
+  });
 
   it("the certificate covers the mail host and each domain's MTA-STS, autoconfig and autodiscover hosts", () => {
     expect(certificateNames(WEB.hostname, WEB.domains)).toEqual([
