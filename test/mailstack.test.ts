@@ -232,7 +232,7 @@ describe("MailStack", () => {
     expect(versions.secret).toBe(false);
     const os = await settle(stack.os);
     expect(os).toEqual({ value: "debian 12 sysv", secret: false });
-    expect(stack.domains).toEqual(["tlabs.team", "tlabs.dev"]);
+    expect(stack.domains).toEqual(["tlabs.dev", "tlabs.team"]);
     expect(JSON.stringify([stack.host, stack.hostname, stack.openPorts, stack.domains])).not.toContain(
       "PRIVATE",
     );

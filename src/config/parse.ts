@@ -19,12 +19,13 @@ import { ConfigError } from "./errors";
 import { CONFIG_KEYS } from "./keys";
 
 export interface StackConfig extends host.HostConfig {
+  /** Sorted by name, as are the accounts' users and aliases: config order means nothing there. */
   readonly domains: readonly database.DomainConfig[];
   readonly database: database.DatabaseConfig;
   readonly accounts: database.AccountsConfig;
   /** Set exactly when some domain has authType ldap. */
   readonly ldap?: dovecot.LdapConfig;
-  /** DKIM selectors of every active domain, in the order of `domains`. */
+  /** DKIM selectors of every active domain, in the order of `domains` (by name). */
   readonly dkim: readonly dkim.DkimDomainConfig[];
   /** "domain/selector" -> PEM of each imported selector, a secret. */
   readonly dkimPrivateKeys: pulumi.Output<Readonly<Record<string, string>>>;
@@ -78,7 +79,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
   const hostConfig = host.parse(r);
   const filterConfig = filter.parse(r);
   const fail2banConfig = fail2ban.parse(r);
-  const domains = database.parseDomainList(r);
+  const { domains, first: firstDomain } = database.parseDomainList(r);
   const databaseConfig = database.parseDatabase(r);
   const accounts = database.parseAccounts(r, domains);
   const ldap = dovecot.parseLdap(r, domains);
@@ -89,7 +90,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
     adminEmail: hostConfig.adminEmail,
   });
   const tlsConfig = tls.parse(r, cloudflareApiToken, (why) => r.bad("cloudflareApiToken", why));
-  const storage = backup.parseStorage(r, domains);
+  const storage = backup.parseStorage(r, firstDomain);
   const backupConfig = backup.parseBackup(r, storage, databaseConfig.host ?? "");
   const healthConfig = health.parse(r);
   const obox = dovecot.parseMailStorage(

@@ -91,9 +91,10 @@ describe("parseConfig accepts good config", () => {
     expect(cfg.ssh).toMatchObject({ host: "203.0.113.25", port: 22, user: "root" });
     expect(cfg.timezone).toBe("UTC");
     expect(cfg.unattendedUpgrades).toBe(true);
+    // Sorted by name, whatever the order in config.
     expect(cfg.domains).toEqual([
-      { name: "tlabs.team", authType: "local", active: true },
       { name: "corp.team", authType: "ldap", ldapBaseDn: "ou=people,dc=corp,dc=team", active: true },
+      { name: "tlabs.team", authType: "local", active: true },
     ]);
     expect(cfg.os).toBe("debian12");
     expect(cfg.database).toMatchObject({
@@ -498,12 +499,12 @@ describe("DKIM config", () => {
   it("signs every active domain with one generated rsa2048 selector, mail, by default", () => {
     const cfg = parseConfig(raw({}));
     expect(cfg.dkim).toEqual([
-      { domain: "tlabs.team", selectors: [generated("mail")], sign: "mail" },
       { domain: "corp.team", selectors: [generated("mail")], sign: "mail" },
+      { domain: "tlabs.team", selectors: [generated("mail")], sign: "mail" },
     ]);
   });
 
-  it("gives inactive domains no keys, and keeps the order of mailstack:domains", () => {
+  it("gives inactive domains no keys, and lists the domains by name", () => {
     const cfg = parseConfig(
       raw({
         domains: '[{"name":"old.team","active":false},{"name":"tlabs.team"},{"name":"new.team"}]',
@@ -514,8 +515,8 @@ describe("DKIM config", () => {
         }),
       }),
     );
-    expect(cfg.dkim.map((d) => d.domain)).toEqual(["tlabs.team", "new.team"]);
-    expect(cfg.dkim[1]).toEqual({ domain: "new.team", selectors: [generated("k1", "ed25519")], sign: "k1" });
+    expect(cfg.dkim.map((d) => d.domain)).toEqual(["new.team", "tlabs.team"]);
+    expect(cfg.dkim[0]).toEqual({ domain: "new.team", selectors: [generated("k1", "ed25519")], sign: "k1" });
   });
 
   it("takes generate and rsa2048 as the defaults of a listed selector, and no algorithm for an import", async () => {
@@ -532,9 +533,10 @@ describe("DKIM config", () => {
         dkimPrivateKeys: JSON.stringify({ "tlabs.team/old": ED25519 }),
       }),
     );
-    expect(cfg.dkim[0]).toEqual({
+    // The selectors by name: `sign` says which signs, so their order means nothing.
+    expect(cfg.dkim.find((d) => d.domain === "tlabs.team")).toEqual({
       domain: "tlabs.team",
-      selectors: [generated("s2026a"), generated("s2026b", "rsa4096"), { name: "old", source: "import" }],
+      selectors: [{ name: "old", source: "import" }, generated("s2026a"), generated("s2026b", "rsa4096")],
       sign: "s2026a",
     });
     const keys = await settle(cfg.dkimPrivateKeys);
@@ -570,7 +572,7 @@ describe("DKIM config", () => {
         ),
       }),
     );
-    const d = cfg.dkim[0];
+    const d = cfg.dkim.find((x) => x.domain === "tlabs.team");
     expect(d?.selectors.map((s) => s.name)).toEqual(
       (entry.selectors as { name: string }[]).map((s) => s.name),
     );
@@ -783,9 +785,9 @@ describe("Pulumi.yaml", () => {
     expect(Object.keys(dkim as object).sort()).toEqual(["corp.example.test", "example.org", "example.test"]);
     expect(cfg.dkim.flatMap((d) => d.selectors.map((s) => s.source))).toEqual(Array(4).fill("import"));
     expect(cfg.dkim.map((d) => [d.domain, d.selectors.map((s) => s.name), d.sign])).toEqual([
-      ["example.test", ["s2026a", "s2026b"], "s2026a"],
-      ["example.org", ["s2026a"], "s2026a"],
       ["corp.example.test", ["s2026a"], "s2026a"],
+      ["example.org", ["s2026a"], "s2026a"],
+      ["example.test", ["s2026a", "s2026b"], "s2026a"],
     ]);
     expect(keys.sort()).toEqual([
       "corp.example.test/s2026a",
@@ -881,10 +883,10 @@ describe("dns settings", () => {
       expect.stringMatching(
         /^mailstack:cloudflareApiToken is required with dnsProvider cloudflare but not set\. Fix: /,
       ),
+      expect.stringMatching(/^mailstack:cloudflareZoneIds has no zone id for corp\.team\. /),
       expect.stringMatching(
         /^mailstack:cloudflareZoneIds has no zone id for tlabs\.team\. Fix: pulumi config set --path 'cloudflareZoneIds\["tlabs\.team"\]' <zone id>$/,
       ),
-      expect.stringMatching(/^mailstack:cloudflareZoneIds has no zone id for corp\.team\. /),
     ]);
   });
 });

@@ -28,7 +28,9 @@ export function setup(stdout: (name: string) => string = () => "", stack = "test
           state.stderr = "";
         }
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = "generated-password";
-        if (args.type === "tls:index/privateKey:PrivateKey") Object.assign(state, tlsKey(args.inputs));
+        if (args.type === "tls:index/privateKey:PrivateKey") {
+          Object.assign(state, tlsKey(args.name, args.inputs));
+        }
         // The MinIO server makes an access key's id and secret, and a user's secret when none is given.
         if (args.type === "minio:index/iamServiceAccount:IamServiceAccount") {
           Object.assign(state, { accessKey: "MOCKACCESSKEY", secretKey: "mock-secret-key", status: "on" });
@@ -44,11 +46,24 @@ export function setup(stdout: (name: string) => string = () => "", stack = "test
   );
 }
 
+/** The keys made so far, by resource name and arguments. */
+const tlsKeys = new Map<string, Record<string, string>>();
+
 /**
  * A real key of the algorithm @pulumi/tls was asked for, made with node:crypto
  * in the formats the provider returns: PKCS#1 PEM for RSA, PKCS#8 for Ed25519.
+ * The same resource asked again gets the same key, as from the provider's
+ * state: a program built twice (test/order.test.ts) differs only where its
+ * config does.
  */
-function tlsKey(inputs: Record<string, unknown>): Record<string, string> {
+function tlsKey(name: string, inputs: Record<string, unknown>): Record<string, string> {
+  const id = JSON.stringify([name, inputs.algorithm, inputs.rsaBits]);
+  const made = tlsKeys.get(id) ?? newTlsKey(inputs);
+  tlsKeys.set(id, made);
+  return made;
+}
+
+function newTlsKey(inputs: Record<string, unknown>): Record<string, string> {
   const pem = { type: "spki", format: "pem" } as const;
   switch (inputs.algorithm) {
     case "RSA": {

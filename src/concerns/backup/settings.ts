@@ -2,7 +2,6 @@
 // existing S3 bucket, or none; the schedule, retention and restic password.
 import * as pulumi from "@pulumi/pulumi";
 import { configKey, type KeySpecs, parseSettings, type Reader } from "../../core/settings";
-import type { DomainConfig } from "../database/settings";
 import {
   bucketNameProblem,
   DEFAULT_S3_REGION,
@@ -35,7 +34,7 @@ export const KEYS = {
     type: "string",
     default: "",
     description:
-      "Name of the backup bucket the stack makes on the MinIO server. Default mail-<first domain with dots as dashes>, such as mail-tlabs-team.",
+      "Name of the backup bucket the stack makes on the MinIO server. Default mail-<the first domain as listed in mailstack:domains, dots as dashes>, such as mail-tlabs-team.",
     example: "mail-tlabs-team",
   },
   minioRootUser: {
@@ -239,9 +238,10 @@ function credentialProblem(min: number): (v: string) => string | undefined {
 /**
  * mailstack:storageMode and the settings of that mode. A setting of another
  * mode is refused: a stale admin key or an unused bucket name in config
- * would mislead whoever reads it.
+ * would mislead whoever reads it. `firstDomain`, the first of mailstack:domains
+ * as listed, names the default MinIO bucket.
  */
-export function parseStorage(c: Reader<BackupKey>, domains: readonly DomainConfig[]): StorageConfig {
+export function parseStorage(c: Reader<BackupKey>, firstDomain: string | undefined): StorageConfig {
   const chosen = c.get("storageMode") ?? "minio";
   const mode = STORAGE_MODES.find((m) => m === chosen);
   if (mode === undefined) {
@@ -295,13 +295,15 @@ export function parseStorage(c: Reader<BackupKey>, domains: readonly DomainConfi
   }
   if (mode === "none") return { mode };
 
-  const first = domains[0]?.name;
+  // The first domain as listed, not the first by name: a stack that lists
+  // b.test before a.test has had its bucket named mail-b-test all along, and a
+  // renamed default would be a new, empty bucket (README, "Order in the config").
   let bucket = c.str("minioBucket", "", bucketNameProblem);
-  if (bucket === "" && !c.isSet("minioBucket") && first !== undefined) {
-    bucket = defaultBucketName(first);
+  if (bucket === "" && !c.isSet("minioBucket") && firstDomain !== undefined) {
+    bucket = defaultBucketName(firstDomain);
     const why = bucketNameProblem(bucket);
     if (why !== undefined) {
-      c.bad("minioBucket", `is not set, and the default "${bucket}" (from ${first}) ${why}`);
+      c.bad("minioBucket", `is not set, and the default "${bucket}" (from ${firstDomain}) ${why}`);
     }
   }
   return {

@@ -2,7 +2,7 @@
 // password hashes, and how the stack reaches PostgreSQL (managed through an
 // SSH tunnel, or preprovisioned by hand).
 import * as pulumi from "@pulumi/pulumi";
-import { type KeySpecs, parseList, type Reader } from "../../core/settings";
+import { canonical, type KeySpecs, parseList, type Reader } from "../../core/settings";
 import { addressProblem, DN, domainProblem, hostProblem } from "../../core/validators";
 
 /** The config keys this concern owns (Pulumi.yaml is generated from these: npm run schema). */
@@ -145,9 +145,23 @@ export interface AccountsConfig {
   readonly removed: "disable" | "delete";
 }
 
+/** mailstack:domains, parsed. */
+export interface DomainList {
+  /** Sorted by name: their order in config means nothing else (README, "Order in the config"). */
+  readonly domains: readonly DomainConfig[];
+  /**
+   * The first domain as listed, the one order that means something: the
+   * default backup bucket is named after it (backup's parseStorage).
+   * Undefined when no domain is valid.
+   */
+  readonly first?: string;
+}
+
 /** The domains; every other concern reads them from here. */
-export function parseDomainList(r: Reader<DatabaseKey>): DomainConfig[] {
-  return parseDomains(r.get("domains"), (why) => r.bad("domains", why));
+export function parseDomainList(r: Reader<DatabaseKey>): DomainList {
+  const listed = parseDomains(r.get("domains"), (why) => r.bad("domains", why));
+  const first = listed[0]?.name;
+  return { domains: canonical(listed, (d) => d.name), ...(first !== undefined ? { first } : {}) };
 }
 
 /** How the stack reaches PostgreSQL; problems go to the reader. */
@@ -262,7 +276,8 @@ export function parseAccounts(r: Reader<DatabaseKey>, domains: readonly DomainCo
     const quotaBytes = parseQuota((e.quota as string | number | undefined) ?? 0);
     if (quotaBytes === undefined)
       bad("users", `${address}: quota "${e.quota}" is not a size such as 2G, 512M or 0 (unlimited)`);
-    const sendAs = (e.sendAs as string[] | undefined) ?? [];
+    // A set of rights: its order means nothing.
+    const sendAs = canonical((e.sendAs as string[] | undefined) ?? [], (a) => a);
     for (const a of sendAs) ours("users", `${address}: sendAs`, a, true);
     users.push({
       address,
@@ -336,9 +351,10 @@ export function parseAccounts(r: Reader<DatabaseKey>, domains: readonly DomainCo
   const removed = get("removedAccounts") ?? "disable";
   if (removed !== "disable" && removed !== "delete")
     bad("removedAccounts", `value "${removed}" is not disable or delete`);
+  // Problems above name the entries as listed; from here on the order is the stack's own.
   return {
-    users,
-    aliases,
+    users: canonical(users, (u) => u.address),
+    aliases: canonical(aliases, (a) => `${a.source} ${a.destination}`),
     passwordHashes: pulumi.secret(hashes),
     removed: removed === "delete" ? "delete" : "disable",
   };

@@ -2,7 +2,7 @@
 // (mailstack:dkimPrivateKeys), checked against the domains and each other.
 import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { configKey, isObject, jsonObject, type KeySpecs, type Reader } from "../../core/settings";
+import { canonical, configKey, isObject, jsonObject, type KeySpecs, type Reader } from "../../core/settings";
 import { LABEL } from "../../core/validators";
 import type { DomainConfig } from "../database/settings";
 
@@ -36,14 +36,14 @@ export type DkimSelectorConfig =
 export interface DkimDomainConfig {
   /** An active domain of mailstack:domains. */
   readonly domain: string;
-  /** Every selector published in DNS, in the order given; at least one. */
+  /** Every selector published in DNS, sorted by name (`sign` names the signer; order means nothing); at least one. */
   readonly selectors: readonly DkimSelectorConfig[];
   /** The one selector that signs; one of `selectors`. */
   readonly sign: string;
 }
 
 export interface DkimConfig {
-  /** DKIM selectors of every active domain, in the order of `domains`. */
+  /** DKIM selectors of every active domain, in the order of `domains` (by name). */
   readonly domains: readonly DkimDomainConfig[];
   /**
    * "domain/selector" -> PEM of each imported selector, a secret. The keys are
@@ -168,7 +168,9 @@ function parseDkimDomain(
   } else if (!names.has(sign)) {
     report(`sign "${sign}" is not one of its selectors (${[...names].join(", ")})`, setSign(first));
   }
-  return problems === 0 && typeof sign === "string" ? { domain, selectors, sign } : undefined;
+  return problems === 0 && typeof sign === "string"
+    ? { domain, selectors: canonical(selectors, (s) => s.name), sign }
+    : undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 // mailstack:fail2ban: the thresholds and allowlist of the jails, over the
 // defaults. Read here, rendered into jail.local by render.ts.
 
-import { type KeySpecs, parseOverrides, type Reader } from "../../core/settings";
+import { canonical, type KeySpecs, parseOverrides, type Reader } from "../../core/settings";
 import { networkProblem } from "../../core/validators";
 
 /** The config keys this concern owns (Pulumi.yaml is generated from these: npm run schema). */
@@ -23,7 +23,7 @@ export interface Fail2banSettings {
   readonly findTime: string;
   /** How long a ban lasts, e.g. "1h". */
   readonly banTime: string;
-  /** Addresses or networks never banned (operators, monitoring). */
+  /** Addresses or networks never banned (operators, monitoring); sorted. */
   readonly allowlist: readonly string[];
 }
 
@@ -75,5 +75,7 @@ export function parse(r: Reader<keyof typeof KEYS>): Fail2banSettings {
   }
   const problems = fail2banProblems(settings);
   for (const p of problems) bad(`has ${p}`);
-  return problems.length > 0 ? DEFAULT_FAIL2BAN : settings;
+  if (problems.length > 0) return DEFAULT_FAIL2BAN;
+  // A set of addresses: its order means nothing (README, "Order in the config").
+  return { ...settings, allowlist: canonical(settings.allowlist, (a) => a) };
 }
