@@ -163,7 +163,12 @@ export class MailStack extends pulumi.ComponentResource {
     // The filter before Postfix, which hands it every message from the start.
     const clamav = new Clamav(
       `${name}-clamav`,
-      { connection, updates: cfg.filter.clamavUpdates, dependsOn: [...host.ready] },
+      {
+        connection,
+        updates: cfg.filter.clamavUpdates,
+        messageSizeLimit: cfg.postfix.messageSizeLimit,
+        dependsOn: [...host.ready],
+      },
       { parent: this },
     );
     const dkim = new DkimKeys(
@@ -180,6 +185,7 @@ export class MailStack extends pulumi.ComponentResource {
         greylisting: cfg.filter.greylisting,
         networkChecks: cfg.filter.networkChecks,
         testPatterns: cfg.filter.testPatterns,
+        messageSizeLimit: cfg.postfix.messageSizeLimit,
         dependsOn: [clamav.ready],
       },
       { parent: this },
@@ -192,6 +198,7 @@ export class MailStack extends pulumi.ComponentResource {
         hostname: cfg.hostname,
         certPath: tls.certPath,
         keyPath: tls.keyPath,
+        messageSizeLimit: cfg.postfix.messageSizeLimit,
         milter: RSPAMD_MILTER,
         dependsOn: [database, tls.ready, rspamd.ready],
       },
@@ -204,6 +211,7 @@ export class MailStack extends pulumi.ComponentResource {
         certPath: tls.certPath,
         keyPath: tls.keyPath,
         postmaster: cfg.adminEmail,
+        messageSizeLimit: cfg.postfix.messageSizeLimit,
         obox: cfg.obox !== undefined,
         ...(cfg.ldap
           ? {

@@ -47,6 +47,7 @@ beforeAll(async () => {
       minioRootUser: "MINIO-ROOT-USER",
       minioRootPassword: "MINIO-ROOT-PASSWORD",
       backupPassword: "BACKUP-RESTIC-PASSWORD",
+      messageSizeLimit: "40MiB",
     },
     secretKeys: new Set([
       "sshPrivateKey",
@@ -118,6 +119,17 @@ describe("MailStack", () => {
     const dovecot = resources.get("mail-dovecot-config-apply")?.inputs.stdin as string;
     expect(dovecot).toContain("\nssl_key = </etc/mailstack/tls/privkey.pem\n");
     expect(dovecot).toContain("postmaster_address = postmaster@tlabs.team\n");
+  });
+
+  it("the one message size limit reaches Postfix, Dovecot, Rspamd and clamd, each with its margin", () => {
+    const limit = 40 * 2 ** 20;
+    const inner = limit + 2 ** 20;
+    const stdin = (push: string) => resources.get(`mail-${push}-config-apply`)?.inputs.stdin as string;
+    expect(stdin("postfix")).toContain(`\nmessage_size_limit = ${limit}\n`);
+    expect(stdin("postfix").match(new RegExp(`-o message_size_limit=${inner}\n`, "g"))).toHaveLength(2);
+    expect(stdin("dovecot")).toContain(`\nsubmission_max_mail_size = ${limit}\n`);
+    expect(stdin("rspamd")).toContain(`\nmax_message = ${inner};\n`);
+    expect(stdin("clamav")).toContain(`\nStreamMaxLength ${inner}\n`);
   });
 
   it("every remote command gets the key only as a secret connection, never in a command or stdin", () => {

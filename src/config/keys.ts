@@ -11,6 +11,7 @@ import * as fail2ban from "../concerns/fail2ban/settings";
 import * as filter from "../concerns/filter/settings";
 import * as health from "../concerns/health/settings";
 import * as host from "../concerns/host/settings";
+import * as postfix from "../concerns/postfix/settings";
 import * as tls from "../concerns/tls/settings";
 import type { KeySpec } from "../core/settings";
 
@@ -18,6 +19,7 @@ import type { KeySpec } from "../core/settings";
 export const CONCERN_KEYS = {
   host: host.KEYS,
   database: database.KEYS,
+  postfix: postfix.KEYS,
   dovecot: dovecot.KEYS,
   dkim: dkim.KEYS,
   filter: filter.KEYS,
@@ -31,6 +33,7 @@ export const CONCERN_KEYS = {
 export const CONFIG_KEYS = {
   ...host.KEYS,
   ...database.KEYS,
+  ...postfix.KEYS,
   ...dovecot.KEYS,
   ...dkim.KEYS,
   ...filter.KEYS,

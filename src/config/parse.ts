@@ -13,6 +13,7 @@ import * as fail2ban from "../concerns/fail2ban/settings";
 import * as filter from "../concerns/filter/settings";
 import * as health from "../concerns/health/settings";
 import * as host from "../concerns/host/settings";
+import * as postfix from "../concerns/postfix/settings";
 import * as tls from "../concerns/tls/settings";
 import { configKey, makeReader, type RawConfig } from "../core/settings";
 import { ConfigError } from "./errors";
@@ -23,6 +24,8 @@ export interface StackConfig extends host.HostConfig {
   readonly domains: readonly database.DomainConfig[];
   readonly database: database.DatabaseConfig;
   readonly accounts: database.AccountsConfig;
+  /** The message size limit (mailstack:messageSizeLimit), which Dovecot and the filter apply too. */
+  readonly postfix: postfix.PostfixSettings;
   /** Set exactly when some domain has authType ldap. */
   readonly ldap?: dovecot.LdapConfig;
   /** DKIM selectors of every active domain, in the order of `domains` (by name). */
@@ -77,6 +80,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
   const r = makeReader(CONFIG_KEYS, raw, problems);
 
   const hostConfig = host.parse(r);
+  const postfixConfig = postfix.parse(r);
   const filterConfig = filter.parse(r);
   const fail2banConfig = fail2ban.parse(r);
   const { domains, first: firstDomain } = database.parseDomainList(r);
@@ -106,6 +110,7 @@ export function parseConfig(raw: RawConfig): StackConfig {
     domains,
     database: databaseConfig,
     accounts,
+    postfix: postfixConfig,
     ...(ldap ? { ldap } : {}),
     dkim: dkimConfig.domains,
     dkimPrivateKeys: dkimConfig.privateKeys,

@@ -7,8 +7,22 @@ export const MAIL_LOG = "/var/log/mail.log";
 /** Root of the mailboxes; each user's home is `<MAIL_ROOT>/<domain>/<localpart>`. */
 export const MAIL_ROOT = "/var/vmail";
 
-/** Default message size limit: 25 MiB, what the large providers accept. */
-export const DEFAULT_MESSAGE_SIZE_LIMIT = 25 * 1024 * 1024;
+/**
+ * Default of mailstack:messageSizeLimit, the largest message in bytes: 35 MiB
+ * (36700160). A 25 MiB attachment, what the large providers let users attach,
+ * is 34952536 bytes in base64 and 35872340 with its line breaks (CRLF after
+ * every 76 characters); 35 MiB leaves about 800 KiB for headers and the text.
+ */
+export const DEFAULT_MESSAGE_SIZE_LIMIT = 35 * 1024 * 1024;
+
+/**
+ * What a hop behind the front door (Postfix's loopback submission listener,
+ * Rspamd, clamd) accepts beyond mailstack:messageSizeLimit: 1 MiB for the
+ * trace headers the front door and Postfix add and for the envelope records
+ * Postfix counts too (about 100 bytes a recipient). A message the front door
+ * took is then never refused, or let through unscanned, further in.
+ */
+export const MESSAGE_SIZE_MARGIN = 1024 * 1024;
 
 /**
  * Where Dovecot's submission service relays the mail it has accepted: a

@@ -202,6 +202,20 @@ const CASES: readonly BadInput[] = [
     expect:
       /has a key for "example\.org\/s2025", which no selector of mailstack:dkim imports \(a stale secret\)/,
   },
+  // The mail core.
+  {
+    what: "a message size limit in decimal megabytes",
+    key: "messageSizeLimit",
+    set: { messageSizeLimit: "35MB" },
+    expect:
+      /value "35MB" is ambiguous: MB can mean 10\^6 or 2\^20 bytes; write 35MiB for 36700160 bytes, or the number of bytes\. Fix: pulumi config set mailstack:messageSizeLimit 50MiB/,
+  },
+  {
+    what: "a message size limit too small for mail",
+    key: "messageSizeLimit",
+    set: { messageSizeLimit: "512K" },
+    expect: /value "512K" is 524288 bytes, less than 1 MiB/,
+  },
   // Filtering, Fail2ban, DNS and TLS.
   {
     what: "a reject score below the add-header score",

@@ -861,6 +861,46 @@ describe("fail2ban settings", () => {
   });
 });
 
+describe("message size limit", () => {
+  const limit = (v: string | undefined) => parseConfig(raw({ messageSizeLimit: v })).postfix.messageSizeLimit;
+  const FIX = "Fix: pulumi config set mailstack:messageSizeLimit 50MiB";
+
+  it("is 35 MiB by default, also when set to Pulumi.yaml's default", () => {
+    expect(limit(undefined)).toBe(36700160);
+    expect(limit(String(CONFIG_KEYS.messageSizeLimit.default))).toBe(36700160);
+  });
+
+  it("takes bytes, or K, M and G as powers of 1024, with or without iB", () => {
+    expect(limit("36700160")).toBe(36700160);
+    expect(limit("40M")).toBe(40 * 2 ** 20);
+    expect(limit("40MiB")).toBe(40 * 2 ** 20);
+    expect(limit("40 mib")).toBe(40 * 2 ** 20);
+    expect(limit("2048K")).toBe(2 ** 21);
+    expect(limit("1G")).toBe(2 ** 30);
+    expect(limit("1048576")).toBe(2 ** 20);
+  });
+
+  it("refuses what is no size, or ambiguous, naming the key and the fix", () => {
+    expect(problems({ messageSizeLimit: "35MB" })).toEqual([
+      `mailstack:messageSizeLimit value "35MB" is ambiguous: MB can mean 10^6 or 2^20 bytes; write 35MiB for 36700160 bytes, or the number of bytes. ${FIX}`,
+    ]);
+    for (const v of ["lots", "35.5M", "-1", "35T", "0x2300000"]) {
+      expect(problems({ messageSizeLimit: v }), v).toEqual([
+        `mailstack:messageSizeLimit value "${v}" is not a size: a number of bytes (36700160), or a whole number with K, M or G, which count in powers of 1024 (35M or 35MiB). ${FIX}`,
+      ]);
+    }
+  });
+
+  it("refuses less than 1 MiB and more than 1 GiB", () => {
+    expect(problems({ messageSizeLimit: "1048575" })).toEqual([
+      `mailstack:messageSizeLimit value "1048575" is 1048575 bytes, less than 1 MiB (1048576): ordinary mail with a photo would bounce. ${FIX}`,
+    ]);
+    expect(problems({ messageSizeLimit: "1025M" })).toEqual([
+      `mailstack:messageSizeLimit value "1025M" is 1074790400 bytes, more than 1 GiB (1073741824): Rspamd holds each message whole in memory while it scans it. ${FIX}`,
+    ]);
+  });
+});
+
 describe("dns settings", () => {
   it("default to a zone file, the host as IPv4 address, and the documented SPF, DMARC and MTA-STS", () => {
     const dns = parseConfig(raw({})).dns;

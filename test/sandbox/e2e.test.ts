@@ -8,6 +8,8 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseMessageSize } from "../../src/concerns/postfix/settings";
+import { DEFAULT_MESSAGE_SIZE_LIMIT } from "../../src/core/host-layout";
 import { renderPayload, shellQuote } from "../../src/core/push";
 import { ROOT } from "../../src/core/template";
 import { startTunnel } from "../../src/core/tunnel";
@@ -27,6 +29,7 @@ import { LOOKUP_LOG_ALLOWED, registerLookupTests } from "./lookups-contract";
 import { registerMailTests } from "./mail-contract";
 import { registerHygieneTests } from "./mail-hygiene-contract";
 import { configSecrets, registerSecurityTests, securityLogAllowed } from "./security-contract";
+import { registerSizeTests, SIZE_LOG_ALLOWED } from "./size-contract";
 import { registerTlsTests } from "./tls-contract";
 
 const execFileAsync = promisify(execFile);
@@ -147,6 +150,13 @@ describe("sandbox deployment through the real engine", () => {
   // Real mail through the deployed Postfix and Dovecot (test/sandbox/mail-contract.ts).
   registerMailTests(ssh, sb.SANDBOX_HOST ?? "");
   registerFilterTests(ssh, sb.SANDBOX_HOST ?? "");
+  // A 25 MiB attachment through 25, 587 and 465; the limit, and one byte over it (test/sandbox/size-contract.ts).
+  registerSizeTests(
+    ssh,
+    sb.SANDBOX_HOST ?? "",
+    parseMessageSize(String(sandboxStackSettings().config["mailstack:messageSizeLimit"] ?? "")) ??
+      DEFAULT_MESSAGE_SIZE_LIMIT,
+  );
   // DKIM signing, verified against the published keys, and a rotation (test/sandbox/dkim-contract.ts).
   registerDkimTests(ssh, sb.SANDBOX_HOST ?? "", {
     records: async () => (await stack.outputs()).dkimRecords?.value ?? [],
@@ -434,5 +444,6 @@ describe("sandbox deployment through the real engine", () => {
     ...BACKUP_LOG_ALLOWED,
     ...FAULT_LOG_ALLOWED,
     ...HEALTH_LOG_ALLOWED,
+    ...SIZE_LOG_ALLOWED,
   ]);
 });

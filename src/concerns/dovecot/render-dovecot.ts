@@ -54,7 +54,10 @@ export interface DovecotConfArgs {
   readonly keyPath: string;
   /** Address named in LMTP rejections. */
   readonly postmaster: string;
-  /** Largest message in bytes, as Postfix's. Default DEFAULT_MESSAGE_SIZE_LIMIT. */
+  /**
+   * Largest message in bytes (mailstack:messageSizeLimit), as Postfix's on port
+   * 25: submission_max_mail_size on 587 and 465. Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   */
   readonly messageSizeLimit?: number;
   /** Root of the mailboxes. Default /var/vmail. */
   readonly mailRoot?: string;

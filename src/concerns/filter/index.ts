@@ -1,10 +1,12 @@
 // The filter: Rspamd (spam, greylisting, DKIM signing) and ClamAV.
 export { CLAMAV_PACKAGES, Clamav, type ClamavArgs, eicar } from "./clamav";
 export {
+  CLAMD_DEFAULT_LIMITS,
   type ClamavConfArgs,
   clamavFiles,
   dkimKeyPath,
   EICAR_HEX,
+  filterSizeLimit,
   NETWORK_MODULES,
   REDIS,
   RSPAMD_FILES,

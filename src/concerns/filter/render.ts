@@ -4,6 +4,7 @@ import {
   CLAMD_SOCKET,
   DEFAULT_MESSAGE_SIZE_LIMIT,
   DKIM_KEY_DIR,
+  MESSAGE_SIZE_MARGIN,
   RSPAMD_CONTROLLER,
   RSPAMD_MILTER,
 } from "../../core/host-layout";
@@ -55,6 +56,26 @@ export interface RspamdConfArgs {
   readonly testPatterns?: boolean;
   /** Each signed domain's signing selector. Default none: nothing is signed. */
   readonly dkimSigning?: readonly { readonly domain: string; readonly selector: string }[];
+  /**
+   * Largest message in bytes (mailstack:messageSizeLimit); Rspamd's max_message
+   * is MESSAGE_SIZE_MARGIN more. Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   */
+  readonly messageSizeLimit?: number;
+}
+
+/**
+ * The largest message the filter takes: what Postfix may hand it, the limit
+ * and the headers added on the way. Rspamd does not pass a larger one (a 4xx
+ * the sender retries for days), and clamd drops a larger stream unscanned. Pure.
+ */
+export function filterSizeLimit(messageSizeLimit: number | undefined): number {
+  const limit = messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit <= 0) {
+    throw new Error(
+      `message size limit ${limit} is not a whole number of bytes (mailstack:messageSizeLimit)`,
+    );
+  }
+  return limit + MESSAGE_SIZE_MARGIN;
 }
 
 /** The local.d files of the push, without the network modules. */
@@ -125,7 +146,10 @@ export function renderRspamdFile(file: RspamdFile, args: RspamdConfArgs): string
     case "worker-proxy.inc":
       return render(source, { milterSocket: `${RSPAMD_MILTER.host}:${RSPAMD_MILTER.port}` });
     case "options.inc":
-      return render(source, { testPatterns: String(args.testPatterns ?? false) });
+      return render(source, {
+        testPatterns: String(args.testPatterns ?? false),
+        maxMessage: filterSizeLimit(args.messageSizeLimit),
+      });
     case "classifier-bayes.conf":
     case "worker-normal.inc":
       return render(source, {});
@@ -194,15 +218,29 @@ export function renderTestDatabase(): string {
 }
 
 export interface ClamavConfArgs {
-  /** Largest message in bytes, as Postfix's. Default DEFAULT_MESSAGE_SIZE_LIMIT. */
-  readonly maxBytes?: number;
+  /**
+   * Largest message in bytes (mailstack:messageSizeLimit); clamd takes a
+   * stream MESSAGE_SIZE_MARGIN larger. Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   */
+  readonly messageSizeLimit?: number;
 }
+
+/**
+ * clamd's own defaults for the size of one file (also one unpacked from an
+ * archive) and for all the data of one scan, in ClamAV 1.0 (Debian 12): the
+ * limits never go below them, so a small message size limit does not leave
+ * the contents of an archive unscanned.
+ */
+export const CLAMD_DEFAULT_LIMITS = { maxFileSize: 100 * 2 ** 20, maxScanSize: 400 * 2 ** 20 } as const;
 
 /** /etc/clamav/clamd.conf. Pure. */
 export function renderClamdConf(args: ClamavConfArgs): string {
+  const stream = filterSizeLimit(args.messageSizeLimit);
   return render("clamav/clamd.conf", {
     socket: CLAMD_SOCKET,
-    maxBytes: args.maxBytes ?? DEFAULT_MESSAGE_SIZE_LIMIT,
+    streamMaxLength: stream,
+    maxFileSize: Math.max(stream, CLAMD_DEFAULT_LIMITS.maxFileSize),
+    maxScanSize: Math.max(stream, CLAMD_DEFAULT_LIMITS.maxScanSize),
   });
 }
 

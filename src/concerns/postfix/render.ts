@@ -1,10 +1,16 @@
 // Postfix's files, rendered from typed values: main.cf, master.cf, the
 // submission header checks and the pgsql maps of src/concerns/database/lookups.ts.
 // Pure: no config, no Pulumi.
-import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG, SUBMISSION_RELAY } from "../../core/host-layout";
+import {
+  DEFAULT_MESSAGE_SIZE_LIMIT,
+  MAIL_LOG,
+  MESSAGE_SIZE_MARGIN,
+  SUBMISSION_RELAY,
+} from "../../core/host-layout";
 import { render } from "../../core/template";
 import { POSTFIX_MAPS, renderPostfixMaps } from "../database/lookups";
 import type { DatabaseSpec } from "../database/spec";
+import { messageSizeLimitProblem } from "./settings";
 
 /**
  * How long postscreen waits for the end of its greeting (pregreet test):
@@ -20,7 +26,11 @@ export interface PostfixMainArgs {
   readonly certPath: string;
   /** Private key, PEM. */
   readonly keyPath: string;
-  /** Largest message in bytes. Default DEFAULT_MESSAGE_SIZE_LIMIT. */
+  /**
+   * Largest message in bytes (mailstack:messageSizeLimit): port 25's limit;
+   * the loopback submission listener takes MESSAGE_SIZE_MARGIN more.
+   * Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   */
   readonly messageSizeLimit?: number;
   /**
    * DNS blocklists postscreen asks about each new client on port 25, in
@@ -32,6 +42,12 @@ export interface PostfixMainArgs {
   readonly milter?: { readonly host: string; readonly port: number };
 }
 
+/** Why `limit` cannot be the message size limit, naming the setting; undefined when usable. */
+function sizeLimitProblem(limit: number | undefined): string | undefined {
+  const why = limit === undefined ? undefined : messageSizeLimitProblem(limit);
+  return why === undefined ? undefined : `message size limit ${why} (mailstack:messageSizeLimit)`;
+}
+
 /** What is wrong with the main.cf inputs, each naming its setting; empty when usable. Pure. */
 export function postfixMainProblems(args: PostfixMainArgs): string[] {
   const problems: string[] = [];
@@ -41,10 +57,8 @@ export function postfixMainProblems(args: PostfixMainArgs): string[] {
   for (const p of [args.certPath, args.keyPath]) {
     if (!/^\/[A-Za-z0-9._/-]+$/.test(p)) problems.push(`"${p}" is not an absolute path`);
   }
-  const limit = args.messageSizeLimit;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1024 * 1024)) {
-    problems.push(`message size limit ${limit} must be a whole number of bytes, at least 1 MiB`);
-  }
+  const why = sizeLimitProblem(args.messageSizeLimit);
+  if (why !== undefined) problems.push(why);
   for (const site of args.dnsblSites ?? []) {
     if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+(=[0-9.;[\]]+)?(\*-?[0-9]+)?$/i.test(site)) {
       problems.push(`DNS blocklist "${site}" is not a domain with an optional =reply filter and *weight`);
@@ -86,11 +100,19 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
   });
 }
 
-/** /etc/postfix/master.cf. Pure. */
-export function renderPostfixMaster(): string {
+/**
+ * /etc/postfix/master.cf. The loopback submission listener and its cleanup
+ * take the limit plus MESSAGE_SIZE_MARGIN: Dovecot enforces the limit itself
+ * on 587 and 465, then adds its trace header, and Postfix counts its own
+ * Received header and the envelope too. Pure.
+ */
+export function renderPostfixMaster(args: Pick<PostfixMainArgs, "messageSizeLimit"> = {}): string {
+  const why = sizeLimitProblem(args.messageSizeLimit);
+  if (why !== undefined) throw new Error(`postfix: ${why}`);
   return render("postfix/master.cf", {
     submissionRelay: `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`,
     submissionRelayHost: SUBMISSION_RELAY.host,
+    relaySizeLimit: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) + MESSAGE_SIZE_MARGIN,
   });
 }
 
@@ -107,7 +129,7 @@ export function postfixFiles(
   const maps = renderPostfixMaps(spec);
   return [
     { path: "/etc/postfix/main.cf", content: renderPostfixMain(args) },
-    { path: "/etc/postfix/master.cf", content: renderPostfixMaster() },
+    { path: "/etc/postfix/master.cf", content: renderPostfixMaster(args) },
     { path: "/etc/postfix/submission_header_checks", content: renderSubmissionHeaderChecks() },
     // The maps hold no password (peer authentication), so they may be world-readable.
     ...POSTFIX_MAPS.map((m) => ({ path: `/etc/postfix/pgsql/${m}.cf`, content: maps[m] })),

@@ -4,8 +4,10 @@
 import { describe, expect, it } from "vitest";
 import { eicar } from "../../../src/concerns/filter/clamav";
 import {
+  CLAMD_DEFAULT_LIMITS,
   clamavFiles,
   EICAR_HEX,
+  filterSizeLimit,
   LOCAL_MAPS,
   NETWORK_MODULES,
   OFFLINE_MAP_FILES,
@@ -19,7 +21,13 @@ import {
   rspamdFiles,
 } from "../../../src/concerns/filter/render";
 import { spamActionsProblems } from "../../../src/concerns/filter/settings";
-import { CLAMD_SOCKET, RSPAMD_CONTROLLER, RSPAMD_MILTER } from "../../../src/core/host-layout";
+import {
+  CLAMD_SOCKET,
+  DEFAULT_MESSAGE_SIZE_LIMIT,
+  MESSAGE_SIZE_MARGIN,
+  RSPAMD_CONTROLLER,
+  RSPAMD_MILTER,
+} from "../../../src/core/host-layout";
 
 describe("rspamd rendered files", () => {
   for (const f of RSPAMD_FILES) {
@@ -155,5 +163,55 @@ describe("rspamd DKIM signing", () => {
     expect(conf).toMatch(/^sign_authenticated = true;$/m);
     expect(conf).toMatch(/^sign_inbound = false;$/m);
     expect(renderRspamdFile("dkim_signing.conf", {})).toContain("# No domain signs.");
+  });
+});
+
+describe("the message size limit in the filter", () => {
+  /** clamd.conf's size directives, as numbers. */
+  const clamd = (messageSizeLimit?: number) => {
+    const text =
+      clamavFiles(messageSizeLimit === undefined ? {} : { messageSizeLimit }, true)[0]?.content ?? "";
+    const get = (k: string) => Number(new RegExp(`^${k} (\\d+)$`, "m").exec(text)?.[1]);
+    return {
+      stream: get("StreamMaxLength"),
+      file: get("MaxFileSize"),
+      scan: get("MaxScanSize"),
+    };
+  };
+  /** Rspamd's max_message, from the pushed options.inc. */
+  const maxMessage = (messageSizeLimit?: number) => {
+    const files = rspamdFiles(messageSizeLimit === undefined ? {} : { messageSizeLimit });
+    const options = files.find((f) => f.path === "/etc/rspamd/local.d/options.inc")?.content ?? "";
+    return Number(/^max_message = (\d+);$/m.exec(options)?.[1]);
+  };
+
+  it("by default Rspamd and clamd take 35 MiB and the margin: all Postfix may hand them", () => {
+    const inner = DEFAULT_MESSAGE_SIZE_LIMIT + MESSAGE_SIZE_MARGIN;
+    expect(inner).toBe(37748736);
+    expect(maxMessage()).toBe(inner);
+    // Below clamd's own defaults, the per-file and per-scan limits keep them.
+    expect(clamd()).toEqual({ stream: inner, file: 100 * 2 ** 20, scan: 400 * 2 ** 20 });
+  });
+
+  it("follow a configured limit, never below the stream nor below clamd's defaults", () => {
+    for (const limit of [2 ** 20, 50 * 2 ** 20, 300 * 2 ** 20, 2 ** 30]) {
+      const inner = limit + MESSAGE_SIZE_MARGIN;
+      expect(filterSizeLimit(limit)).toBe(inner);
+      expect(maxMessage(limit), String(limit)).toBe(inner);
+      expect(clamd(limit), String(limit)).toEqual({
+        stream: inner,
+        file: Math.max(inner, CLAMD_DEFAULT_LIMITS.maxFileSize),
+        scan: Math.max(inner, CLAMD_DEFAULT_LIMITS.maxScanSize),
+      });
+    }
+    // A limit above clamd's per-file default raises it with the stream.
+    expect(clamd(300 * 2 ** 20).file).toBe(300 * 2 ** 20 + MESSAGE_SIZE_MARGIN);
+  });
+
+  it("refuses a limit that is no whole number of bytes", () => {
+    expect(() => renderRspamdFile("options.inc", { messageSizeLimit: 0.5 })).toThrow(
+      "mailstack:messageSizeLimit",
+    );
+    expect(() => renderClamdConf({ messageSizeLimit: -1 })).toThrow("mailstack:messageSizeLimit");
   });
 });

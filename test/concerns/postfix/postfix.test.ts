@@ -12,7 +12,11 @@ import {
   renderSubmissionHeaderChecks,
   validatePostfixMain,
 } from "../../../src/concerns/postfix/render";
-import { SUBMISSION_RELAY } from "../../../src/core/host-layout";
+import {
+  DEFAULT_MESSAGE_SIZE_LIMIT,
+  MESSAGE_SIZE_MARGIN,
+  SUBMISSION_RELAY,
+} from "../../../src/core/host-layout";
 import { CLIENT_TLS_CIPHER_STRING } from "../../../src/core/tls-policy";
 import { MAIL_LOG_ALLOWED, unexpectedLogLines } from "../../helpers/mail-log";
 import { flush, parents, recordParents, resources, setup } from "../../helpers/mocks";
@@ -82,10 +86,7 @@ describe("postfix rendered files", () => {
     }
     expect(s.get("smtpd_tls_cert_file")).toBe(MAIN.certPath);
     expect(s.get("smtpd_tls_key_file")).toBe(MAIN.keyPath);
-    expect(s.get("message_size_limit")).toBe(String(25 * 1024 * 1024));
-    expect(
-      settings(renderPostfixMain({ ...MAIN, messageSizeLimit: 10485760 })).get("message_size_limit"),
-    ).toBe("10485760");
+    expect(s.get("message_size_limit")).toBe(String(DEFAULT_MESSAGE_SIZE_LIMIT));
   });
 
   it("port 25 keeps opportunistic TLS, not the client ports' profile; Postfix has no other TLS listener", () => {
@@ -170,6 +171,65 @@ describe("postfix rendered files", () => {
     }
   });
 
+  describe("the message size limit", () => {
+    const relay = `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`;
+    /** message_size_limit of port 25, of the loopback submission listener, and of its cleanup. */
+    const limits = (messageSizeLimit?: number) => {
+      const args = messageSizeLimit === undefined ? MAIN : { ...MAIN, messageSizeLimit };
+      const files = new Map(postfixFiles(args, DATABASE_SPEC).map((f) => [f.path, f.content]));
+      const master = files.get("/etc/postfix/master.cf") ?? "";
+      return {
+        main: settings(files.get("/etc/postfix/main.cf") ?? ""),
+        relay: overrides(master, relay).get("message_size_limit"),
+        subcleanup: overrides(master, "subcleanup").get("message_size_limit"),
+      };
+    };
+
+    it("is 35 MiB by default: a 25 MiB attachment in base64, with its line breaks, fits", () => {
+      expect(DEFAULT_MESSAGE_SIZE_LIMIT).toBe(36700160);
+      const attachment = 25 * 2 ** 20;
+      const base64 = Math.ceil(attachment / 3) * 4;
+      const withBreaks = base64 + Math.ceil(base64 / 76) * 2;
+      expect(withBreaks).toBe(35872340);
+      // Room left for the headers and a text part.
+      expect(DEFAULT_MESSAGE_SIZE_LIMIT - withBreaks).toBeGreaterThan(512 * 1024);
+      const { main, relay, subcleanup } = limits();
+      expect(main.get("message_size_limit")).toBe("36700160");
+      expect([relay, subcleanup]).toEqual(["37748736", "37748736"]);
+    });
+
+    it("port 25 holds mail to the configured limit; the loopback relay and its cleanup take the margin more", () => {
+      const l = limits(50 * 2 ** 20);
+      expect(l.main.get("message_size_limit")).toBe("52428800");
+      expect(l.relay).toBe(String(52428800 + MESSAGE_SIZE_MARGIN));
+      expect(l.subcleanup).toBe(String(52428800 + MESSAGE_SIZE_MARGIN));
+      // Only the relay and its cleanup differ from main.cf.
+      const master = renderPostfixMaster({ messageSizeLimit: 50 * 2 ** 20 });
+      expect(master.match(/message_size_limit=/g)).toHaveLength(2);
+    });
+
+    it("no delivery agent's mailbox limit is below it (local and virtual would not start)", () => {
+      for (const limit of [undefined, 2 ** 20, 2 ** 30]) {
+        const { main } = limits(limit);
+        for (const k of ["mailbox_size_limit", "virtual_mailbox_limit"]) {
+          const v = Number(main.get(k));
+          expect(v === 0 || v >= Number(main.get("message_size_limit")), `${k} with ${limit}`).toBe(true);
+        }
+      }
+    });
+
+    it("refuses a limit under 1 MiB, over 1 GiB or not whole, naming the setting", () => {
+      for (const bad of [2 ** 20 - 1, 2 ** 30 + 1, 2 ** 21 + 0.5]) {
+        expect(() => renderPostfixMain({ ...MAIN, messageSizeLimit: bad })).toThrow(
+          "(mailstack:messageSizeLimit)",
+        );
+        expect(() => renderPostfixMaster({ messageSizeLimit: bad })).toThrow("(mailstack:messageSizeLimit)");
+      }
+      expect(() => renderPostfixMain({ ...MAIN, messageSizeLimit: 2 ** 20 })).not.toThrow();
+      expect(() => renderPostfixMain({ ...MAIN, messageSizeLimit: 2 ** 30 })).not.toThrow();
+    });
+  });
+
   it("the header check drops the submission Received header and keeps the others", () => {
     const rule = /^\/(.*)\/ IGNORE$/m.exec(renderSubmissionHeaderChecks())?.[1] ?? "";
     const re = new RegExp(rule.replace(/\[\[:space:\]\]/g, "\\s"), "s");
@@ -186,7 +246,7 @@ describe("postfix rendered files", () => {
   it("refuses a bad host name, path or size limit", () => {
     expect(() => validatePostfixMain({ ...MAIN, hostname: "mail" })).toThrow("mailstack:hostname");
     expect(() => validatePostfixMain({ ...MAIN, keyPath: "relative.pem" })).toThrow("not an absolute path");
-    expect(() => validatePostfixMain({ ...MAIN, messageSizeLimit: 10 })).toThrow("at least 1 MiB");
+    expect(() => validatePostfixMain({ ...MAIN, messageSizeLimit: 10 })).toThrow("less than 1 MiB");
     expect(() => validatePostfixMain({ ...MAIN, dnsblSites: ["zen.spamhaus.org, evil"] })).toThrow(
       "DNS blocklist",
     );
