@@ -16,6 +16,32 @@ export const parents = new Map<string, string | undefined>();
 /** Resource name -> the names of the resources in its dependsOn, seen through the same transformation. */
 export const dependsOn = new Map<string, string[]>();
 
+/** What a registration asked of the engine besides its inputs, as the engine receives it. */
+export interface Registration {
+  readonly type: string;
+  /** A custom resource (a provider's), not a component. */
+  readonly custom: boolean;
+  /** The URN of the provider that manages it; "" for a component or the default provider. */
+  readonly provider: string;
+  /** The URN of the resource it is deleted with (deletedWith); "" for none. */
+  readonly deletedWith: string;
+  /** retainOnDelete; false when not set. */
+  readonly retainOnDelete: boolean;
+}
+
+/** Every registration's options, by resource name (the mocks' newResource never sees them). */
+export const registrations = new Map<string, Registration>();
+
+/** The fields of a RegisterResourceRequest read here. */
+interface RegisterRequest {
+  getName(): string;
+  getType(): string;
+  getCustom(): boolean;
+  getProvider(): string;
+  getDeletedwith(): string;
+  getRetainondelete(): boolean | undefined;
+}
+
 /** Sets the mocks; `stack` names the stack the program runs as (URNs, getStack()). */
 export function setup(stdout: (name: string) => string = () => "", stack = "test"): void {
   pulumi.runtime.setMocks(
@@ -44,6 +70,24 @@ export function setup(stdout: (name: string) => string = () => "", stack = "test
     stack,
     false,
   );
+  // The resource options reach the engine in the registration request, which
+  // the mock monitor gets but does not pass on to newResource: read them there.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, callback: unknown): void;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    // A provider reference is "<provider's URN>::<its id>".
+    const ref = req.getProvider();
+    registrations.set(req.getName(), {
+      type: req.getType(),
+      custom: req.getCustom(),
+      provider: ref === "" ? "" : ref.slice(0, ref.lastIndexOf("::")),
+      deletedWith: req.getDeletedwith(),
+      retainOnDelete: req.getRetainondelete() === true,
+    });
+    register(req, callback);
+  };
 }
 
 /** The keys made so far, by resource name and arguments. */

@@ -18,6 +18,7 @@ import { sandboxEnv } from "../helpers/sandbox-env";
 import { sandboxSsh } from "../helpers/sandbox-ssh";
 import { registerAuditTests } from "./audit-contract";
 import { BACKUP_LOG_ALLOWED, registerBackupTests } from "./backup-contract";
+import { registerDestroyTests } from "./destroy-contract";
 import { registerDkimTests } from "./dkim-contract";
 import { registerDnsTests } from "./dns-contract";
 import { registerFail2banTests } from "./fail2ban-contract";
@@ -419,6 +420,22 @@ describe("sandbox deployment through the real engine", () => {
     setConfig: async (key, value) => {
       if (value === undefined) await stack.removeConfig(key);
       else await stack.setConfig(key, { value });
+    },
+  });
+  // Stopping management: a destroy leaves the host working, and the stack
+  // takes it back, from the saved state and from none (test/sandbox/destroy-contract.ts).
+  registerDestroyTests(ssh, sb.SANDBOX_HOST ?? "", {
+    pulumi: (args) => {
+      const r = spawnSync("pulumi", [...args, "--stack", STACK, "--cwd", ROOT, "--non-interactive"], {
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    },
+    up,
+    unchanged: async () => {
+      const p = await stack.preview({ onOutput: (s) => logs.push(s) });
+      return Object.keys(p.changeSummary).every((op) => op === "same");
     },
   });
   // mailstack-health, healthy and broken, against an NSD serving the zones (test/sandbox/health-contract.ts).

@@ -12,6 +12,7 @@
 // mail host, so the policy grants what restic needs and nothing else.
 import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
+import { keptOnDestroy } from "../../core/lifetime";
 
 /** Fixed names on the MinIO server, so an operator finds them there. */
 export const MAIL_SERVER_POLICY = "mail-server-policy";
@@ -336,10 +337,13 @@ export class MailStorage extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      const child = { parent: this, provider };
+      // Every resource here is kept when the stack is destroyed, or stops
+      // using MinIO: the host's backups (and obox mail) go on with the same
+      // bucket and key (src/core/lifetime.ts).
+      const child = { parent: this, ...keptOnDestroy(provider) };
 
       // Without forceDestroy the server refuses to delete a bucket that still
-      // holds objects or versions: removing the stack never deletes backups.
+      // holds objects or versions: nothing the stack does deletes backups.
       const bucket = new minio.S3Bucket(
         `${name}-bucket`,
         { bucket: args.bucket, acl: "private", forceDestroy: false },
@@ -366,8 +370,9 @@ export class MailStorage extends pulumi.ComponentResource {
         { name: MAIL_SERVER_POLICY, policy: document },
         child,
       );
-      // forceDestroy: deleting the user must also revoke keys made outside the
-      // stack (by hand, or by whoever held this user's credentials).
+      // forceDestroy: should the stack ever delete the user, that must also
+      // revoke keys made outside the stack (by hand, or by whoever held this
+      // user's credentials). A destroy keeps the user (child's options).
       const user = new minio.IamUser(`${name}-user`, { name: MAIL_SERVER_USER, forceDestroy: true }, child);
       const attachment = new minio.IamUserPolicyAttachment(
         `${name}-policy-attachment`,

@@ -7,6 +7,7 @@ import * as command from "@pulumi/command";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { keptOnDestroy } from "../../core/lifetime";
 import { asRoot, ConfigPush, commandConnection, type HostConnection } from "../../core/push";
 import { installPackages, parseVersions, script } from "../../core/remote";
 import { startTunnel, type TunnelOpener } from "../../core/tunnel";
@@ -226,7 +227,10 @@ export class MailDatabase extends pulumi.ComponentResource {
       parent,
     );
     this.pgProvider = provider;
-    const withProvider = { parent: this, provider, dependsOn: ready };
+    // Roles, the database and the rights are kept when the stack is destroyed
+    // or leaves managed mode: deleting a role drops what it owns, and the
+    // database holds the accounts (src/core/lifetime.ts).
+    const withProvider = { parent: this, ...keptOnDestroy(provider), dependsOn: ready };
 
     const ownerPassword =
       db.ownerPassword ??
@@ -303,7 +307,9 @@ export class MailDatabase extends pulumi.ComponentResource {
     roles: pulumi.Resource[],
     migrations: pulumi.Resource,
   ): pulumi.Resource[] {
-    const opts = { parent: this, provider: this.pgProvider, dependsOn: [...roles, migrations] };
+    const provider = this.pgProvider;
+    if (provider === undefined) throw new pulumi.ResourceError("table grants need managedRoles first", this);
+    const opts = { parent: this, ...keptOnDestroy(provider), dependsOn: [...roles, migrations] };
     return spec.lookupRoles.flatMap((r) =>
       r.select.map(
         (g) =>

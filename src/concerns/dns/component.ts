@@ -5,6 +5,7 @@
 // carry a deliverability checklist instead.
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
+import { keptOnDestroy } from "../../core/lifetime";
 import { type DnsRecord, type DnsRecordsArgs, dnsRecords, txtStrings, zoneFragment } from "./records";
 
 export const DEFAULT_DNS_TTL = 3600;
@@ -131,7 +132,8 @@ export class MailDns extends pulumi.ComponentResource {
         new cloudflare.DnsRecord(
           recordResourceName(name, r),
           cloudflareRecordArgs(r, cf.zoneIds[r.zone] ?? "", ttl),
-          { parent: this, provider },
+          // Kept on destroy: deleting the MX would stop inbound mail (src/core/lifetime.ts).
+          { parent: this, ...keptOnDestroy(provider) },
         );
       }
     }
