@@ -35,7 +35,23 @@ METRICS
   mv -f "$state/metrics.prom.tmp" "$state/metrics.prom"
 }
 
+usage() {
+  cat <<'USAGE'
+usage: mailstack-backup [run|status|snapshots|init]
+
+Takes an encrypted restic snapshot of the mail host (Maildirs, a dump of the
+mail database, the DKIM keys and the rendered config) into the S3 bucket.
+
+  run        take a snapshot now; the default, and what cron runs nightly
+  status     the last success and its age; exits 1 when it is too old
+  snapshots  the snapshots in the repository (mailstack-restore takes their IDs)
+  init       make the repository if there is none; fails if the password does
+             not open the one there (each deployment runs it)
+USAGE
+}
+
 case ${1:-run} in
+  -h | --help) usage; exit 0 ;;
   status)
     [ -s "$state/last-success" ] || { log "no backup has succeeded yet"; exit 1; }
     last=$(cat "$state/last-success")
@@ -63,7 +79,7 @@ case ${1:-run} in
     exit 0
     ;;
   run) ;;
-  *) echo "usage: mailstack-backup [status|snapshots|init]" >&2; exit 2 ;;
+  *) usage >&2; exit 2 ;;
 esac
 
 mkdir -p "$state" /run/lock

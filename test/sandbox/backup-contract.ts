@@ -65,6 +65,17 @@ export function registerBackupTests(ssh: SandboxSsh, host: string, hooks: Backup
   };
 
   describe("backups: restic into the bucket, and restores", () => {
+    it("mailstack-restore --help and mailstack-backup --help print usage, not the script", () => {
+      for (const tool of ["mailstack-restore", "mailstack-backup"]) {
+        const help = ssh(`${tool} --help`);
+        expect(help.code, `${tool} --help: ${help.err}`).toBe(0);
+        expect(help.out).toMatch(new RegExp(`^usage: ${tool} `));
+        // Once it printed its own header lines, ending in a shellcheck directive.
+        expect(help.out).not.toMatch(/shellcheck|^#|\$\{|^\s*\. /m);
+        expect(help.err).toBe("");
+      }
+    });
+
     it(
       "a backup lands in the bucket encrypted, and its time is recorded for monitoring",
       async () => {
