@@ -38,6 +38,9 @@ export function addressProblem(address: string): string | undefined {
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
   if (local.length > 64) return "has a local part longer than 64 characters";
+  if (/[^\x20-\x7e]/.test(local)) {
+    return `has a local part "${local}" with characters outside ASCII; the server does not offer SMTPUTF8 (Dovecot 2.3's LMTP has none), so use an ASCII address`;
+  }
   if (!LOCAL_PART.test(local)) return `has an invalid local part "${local}"`;
   const bad = domainProblem(domain);
   return bad === undefined ? undefined : `has a domain "${domain}" that ${bad}`;

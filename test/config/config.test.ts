@@ -682,6 +682,7 @@ describe("validators", () => {
     expect(addressProblem("first.last+tag@tlabs.team")).toBeUndefined();
     expect(addressProblem("@tlabs.team")).toBeDefined();
     expect(addressProblem(".a@tlabs.team")).toBeDefined();
+    expect(addressProblem("jürgen@tlabs.team")).toMatch(/outside ASCII; .*SMTPUTF8/);
   });
 });
 

@@ -5,8 +5,10 @@
 // right after deploying. Every message carries a token unique to this run, so
 // a case only counts mail it sent itself.
 import { randomBytes } from "node:crypto";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { shellQuote } from "../../src/core/push";
+import { ROOT } from "../../src/core/template";
 import { inbound, replies, tool } from "../helpers/mail-clients";
 import type { SandboxSsh } from "../helpers/sandbox-ssh";
 
@@ -104,6 +106,41 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
         expect.stringMatching(/^554 5\.7\.1 <dave@old\.example\.test>: Relay/),
       );
       expect(anywhere(s)).toBe("");
+    });
+  });
+
+  describe("mail: internationalized mail", () => {
+    /** Lines of the mail log that bounce for want of SMTPUTF8 (dsn=5.6.7). */
+    const utf8Bounces = () =>
+      Number(ssh("grep -c 'dsn=5\\.6\\.7' /var/log/mail.log || true").out.trim() || "0");
+
+    it("a UTF-8 subject and display name from a client without SMTPUTF8 are delivered as sent", () => {
+      const s = token();
+      const t = inbound(host, "alice@example.test", `${s} Grüße aus Köln ✓`, [
+        ...["--header", "From: Jürgen Müller <someone@outside.test>"],
+        ...["--header", "Content-Type: text/plain; charset=utf-8", "--body", "Äpfel und Öl"],
+      ]);
+      expect(t.code, t.out).toBe(0);
+      const msg = delivered("alice@example.test", s);
+      expect(msg).toContain(`Subject: ${s} Grüße aus Köln ✓`);
+      expect(msg).toContain("From: Jürgen Müller <someone@outside.test>");
+      expect(msg).toContain("Äpfel und Öl");
+    });
+
+    it("a message that needs SMTPUTF8 is refused during the session, never accepted and bounced later", async () => {
+      const s = token();
+      const before = utf8Bounces();
+      const script = path.join(ROOT, "test/helpers/fixtures/smtputf8.py");
+      const r = tool("/usr/bin/python3", [script, host, "alice@example.test", s]);
+      expect(r.code, r.out).toBe(0);
+      // Dovecot 2.3's LMTP has no SMTPUTF8, so Postfix may not offer it:
+      // what it accepted it could only bounce (5.6.7) after the session.
+      expect(r.out).toMatch(/^offered: no$/m);
+      expect(r.out).toMatch(/^refused: 5\d\d /m);
+      await new Promise((done) => setTimeout(done, 3000));
+      expect(utf8Bounces()).toBe(before);
+      expect(anywhere(s)).toBe("");
+      expect(ssh("postqueue -j").out).not.toContain("outside.test");
     });
   });
 
