@@ -71,6 +71,10 @@ if [ ${#changed[@]} -eq 0 ]; then
   say "$name: unchanged"
   exit 0
 fi
+# The reload command sees which files changed, one path a line, so it can
+# choose between a reload and a restart (Rspamd's listeners need a restart).
+MAILSTACK_CHANGED=$(for i in "${changed[@]}"; do printf '%s\n' "${paths[$i]}"; done)
+export MAILSTACK_CHANGED
 
 # Files that do not exist yet get an empty placeholder so the checker can see
 # the staged copy in their place; a failed push removes the placeholders again.

@@ -94,6 +94,17 @@ describe("push runner", () => {
     expect(read("reloads")).toBe("reload\nreload\n"); // once with the new file, once with the restored one
   });
 
+  it("tells the reload command which files changed (MAILSTACK_CHANGED), one path a line", () => {
+    push({ "a.conf": "a1\n", "b.conf": "b1\n", "c.conf": "c1\n" });
+    const seen = path.join(dir, "seen");
+    const r = push(
+      { "a.conf": "a2\n", "b.conf": "b1\n", "c.conf": "c2\n" },
+      { reload: { command: `printf '%s' "$MAILSTACK_CHANGED" > ${seen}` } },
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(read("seen")).toBe(`${path.join(dir, "a.conf")}\n${path.join(dir, "c.conf")}`);
+  });
+
   it("rolls back when a post-reload verification fails, and deletes files it created", () => {
     push({ "a.conf": "v1\n" });
     const r = push(

@@ -96,6 +96,21 @@ export type RspamdFile = (typeof RSPAMD_FILES)[number];
 const CONF_DIR = "/etc/rspamd";
 const LOCAL_D = `${CONF_DIR}/local.d`;
 
+/**
+ * How a config push reaches the running Rspamd. Pure. Redis first: Bayes and
+ * greylisting need it from the start. Then a reload (SIGHUP): the main process
+ * keeps its listening sockets, starts workers on the new config and lets the
+ * old ones finish their messages, so no sender sees a 4xx (bench/filter-reload.sh).
+ * Only a change to a worker's file (its listener) needs a restart: a reload
+ * that moves a listener makes Rspamd exit, as it cannot bind while the old
+ * workers hold the port. The push runner names the changed files in
+ * MAILSTACK_CHANGED.
+ */
+export function rspamdReloadCommand(): string {
+  const redis = `redis-cli -h ${REDIS.host} -p ${REDIS.port} ping >/dev/null 2>&1 || svc restart redis-server`;
+  return `{ ${redis}; } && case "$MAILSTACK_CHANGED" in *${LOCAL_D}/worker-*) svc restart rspamd ;; *) svc reload rspamd ;; esac`;
+}
+
 /** The key file of one selector. Pure. */
 export function dkimKeyPath(domain: string, selector: string): string {
   return `${DKIM_KEY_DIR}/${domain}.${selector}.key`;

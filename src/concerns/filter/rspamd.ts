@@ -10,7 +10,7 @@ import { DKIM_KEY_DIR, RSPAMD_CONTROLLER, RSPAMD_MILTER } from "../../core/host-
 import { ConfigPush, type HostConnection, shellQuote } from "../../core/push";
 import { installPackages, parseVersions } from "../../core/remote";
 import type { DkimKey } from "../dkim/component";
-import { dkimKeyPath, REDIS, type RspamdConfArgs, rspamdFiles } from "./render";
+import { dkimKeyPath, type RspamdConfArgs, rspamdFiles, rspamdReloadCommand } from "./render";
 
 export const RSPAMD_PACKAGES = ["rspamd", "redis-server"] as const;
 
@@ -56,7 +56,7 @@ export class Rspamd extends pulumi.ComponentResource {
               })),
               check: keys.map((k) => `openssl pkey -noout -in ${dkimKeyPath(k.domain, k.selector)}`),
               reload: {
-                command: `find ${DKIM_KEY_DIR} -maxdepth 1 -type f -name '*.key' ${keep.join(" ")} -delete && svc restart rspamd`,
+                command: `find ${DKIM_KEY_DIR} -maxdepth 1 -type f -name '*.key' ${keep.join(" ")} -delete && svc reload rspamd`,
               },
             },
             { parent: this, dependsOn: [packages] },
@@ -69,12 +69,7 @@ export class Rspamd extends pulumi.ComponentResource {
         connection: args.connection,
         files,
         check: ["rspamadm configtest -q"],
-        // Redis first: Rspamd's Bayes and greylisting need it from the start.
-        // A restart, not a reload: a reload that moves a listener makes Rspamd
-        // exit (it cannot bind while the old workers hold the port).
-        reload: {
-          command: `{ redis-cli -h ${REDIS.host} -p ${REDIS.port} ping >/dev/null 2>&1 || svc restart redis-server; } && svc restart rspamd`,
-        },
+        reload: { command: rspamdReloadCommand() },
         // The milter must listen and the controller answer before Postfix sends mail its way.
         verify: [
           `up() { listening ${RSPAMD_MILTER.port} && rspamc -h ${RSPAMD_CONTROLLER.host}:${RSPAMD_CONTROLLER.port} stat >/dev/null 2>&1; }; wait_until 30 "Rspamd's milter on port ${RSPAMD_MILTER.port} and its controller" up`,

@@ -50,7 +50,7 @@ describe("Rspamd component", () => {
     expect(stdin).toContain("file /var/lib/rspamd/dkim/example.test.s2026a.key root _rspamd 0640 ");
     expect(stdin).toContain("file /var/lib/rspamd/dkim/example.test.s2026b.key root _rspamd 0640 ");
     expect(stdin).toMatch(
-      /\nreload find \/var\/lib\/rspamd\/dkim .* ! -name 'example\.test\.s2026a\.key' ! -name 'example\.test\.s2026b\.key' -delete && svc restart rspamd\n/,
+      /\nreload find \/var\/lib\/rspamd\/dkim .* ! -name 'example\.test\.s2026a\.key' ! -name 'example\.test\.s2026b\.key' -delete && svc reload rspamd\n/,
     );
   });
 

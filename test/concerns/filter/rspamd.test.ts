@@ -1,6 +1,7 @@
 // Rspamd and ClamAV: every rendered file as a snapshot, the settings that must
 // hold whatever the wording, and validation. test/sandbox/filter-contract.ts proves
 // them with real mail in the sandbox.
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { eicar } from "../../../src/concerns/filter/clamav";
 import {
@@ -19,6 +20,7 @@ import {
   renderRspamdFile,
   renderTestDatabase,
   rspamdFiles,
+  rspamdReloadCommand,
 } from "../../../src/concerns/filter/render";
 import { spamActionsProblems } from "../../../src/concerns/filter/settings";
 import {
@@ -213,5 +215,32 @@ describe("the message size limit in the filter", () => {
       "mailstack:messageSizeLimit",
     );
     expect(() => renderClamdConf({ messageSizeLimit: -1 })).toThrow("mailstack:messageSizeLimit");
+  });
+});
+
+describe("how a push reaches the running Rspamd", () => {
+  /** Runs the reload command with stand-ins for svc and redis-cli; what svc was asked. */
+  const run = (changed: string[]) => {
+    const script = `svc() { echo "svc $*"; }\nredis-cli() { return 0; }\n${rspamdReloadCommand()}`;
+    const r = spawnSync("bash", ["-c", script], {
+      encoding: "utf8",
+      env: { ...process.env, MAILSTACK_CHANGED: changed.join("\n") },
+    });
+    expect(r.stderr).toBe("");
+    return r.stdout.trim();
+  };
+
+  it("reloads for a change of scores, modules or DKIM signing: senders see no 4xx", () => {
+    expect(run(["/etc/rspamd/local.d/actions.conf"])).toBe("svc reload rspamd");
+    expect(run(["/etc/rspamd/local.d/options.inc", "/etc/rspamd/local.d/dkim_signing.conf"])).toBe(
+      "svc reload rspamd",
+    );
+  });
+
+  it("restarts when a worker's file (its listener) changed: a reload cannot move a listener", () => {
+    expect(run(["/etc/rspamd/local.d/actions.conf", "/etc/rspamd/local.d/worker-proxy.inc"])).toBe(
+      "svc restart rspamd",
+    );
+    expect(run(["/etc/rspamd/local.d/worker-controller.inc"])).toBe("svc restart rspamd");
   });
 });
