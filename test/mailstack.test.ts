@@ -137,10 +137,11 @@ describe("MailStack", () => {
     // host: facts, packages, 6 pushes; database: server, settings, admin password,
     // migrations, accounts, passwords; tls: selfsigned; postfix: preseed, packages,
     // push; dovecot: packages, vmail, push; clamav: packages, signatures, push;
-    // rspamd: packages, DKIM key push, push; fail2ban: rsyslog, logs, packages, push;
+    // rspamd: packages, DKIM key push, push; fail2ban: rsyslog, logs, rotation push,
+    // packages, push;
     // web: packages, prepare, push; acme: packages, CA, deploy hook push, issue, renewal;
     // backup: packages, config push, secrets push; health: packages, push.
-    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3 + 4 + 3 + 5 + 3 + 2);
+    expect(commands.length).toBe(pushes.length + 2 + 6 + 1 + 3 + 3 + 3 + 3 + 5 + 3 + 5 + 3 + 2);
     for (const c of commands) {
       const text = JSON.stringify({ create: c.inputs.create, stdin: c.inputs.stdin });
       expect(text).not.toContain("SECRET-KEY-MATERIAL");

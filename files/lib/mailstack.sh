@@ -29,6 +29,8 @@
 #   svc restart UNIT   restart it; start it if it does not run
 #   svc start UNIT     start it unless it runs
 #   svc stop UNIT      stop it
+#   svc reopen UNIT    send it SIGHUP, on which rsyslog reopens its files
+#                      (logrotate's postrotate); does nothing if it does not run
 #   svc enable UNIT    start it now and at every boot
 #   svc disable UNIT   stop it now and keep it from starting at boot
 #   svc running UNIT   true if it runs
@@ -97,14 +99,15 @@ _mailstack_sysv_service() {
 svc() {
   local action=${1:-} unit=${2:-}
   case $action in
-    reload | restart | start | stop | enable | disable | running | exists) ;;
-    *) die "svc: unknown action \"$action\" (reload, restart, start, stop, enable, disable, running or exists)" ;;
+    reload | restart | start | stop | reopen | enable | disable | running | exists) ;;
+    *) die "svc: unknown action \"$action\" (reload, restart, start, stop, reopen, enable, disable, running or exists)" ;;
   esac
   [ -n "$unit" ] || die "svc $action: which unit?"
   if _mailstack_systemd; then
     case $action in
       reload) systemctl reload-or-restart "$unit" ;;
       restart | start | stop) systemctl "$action" "$unit" ;;
+      reopen) ! systemctl is-active --quiet "$unit" || systemctl kill --signal=HUP "$unit" ;;
       enable | disable) systemctl --quiet "$action" --now "$unit" ;;
       running) systemctl is-active --quiet "$unit" ;;
       exists) [ "$(systemctl show --property=LoadState --value "$unit" 2>/dev/null)" = loaded ] ;;
@@ -130,6 +133,7 @@ svc() {
       ;;
     start) svc running "$unit" || _mailstack_sysv_start "$unit" ;;
     stop) _mailstack_sysv_service "$unit" stop ;;
+    reopen) pkill -HUP -x "${unit}d" || pkill -HUP -x "$unit" || true ;;
     enable)
       # Boot links only matter where an rc system boots the host; failing to
       # make them does not keep the unit from running now.

@@ -1,7 +1,7 @@
 // Every host path, socket, user and port that two or more concerns share.
 // A value used by one concern only stays in that concern's room.
 
-/** The one mail log of the host, written by Postfix's postlogd and by Dovecot; Fail2ban reads it. */
+/** The one mail log of the host: rsyslog writes it from Postfix's and Dovecot's syslog lines; Fail2ban and the health check read it. */
 export const MAIL_LOG = "/var/log/mail.log";
 
 /** Root of the mailboxes; each user's home is `<MAIL_ROOT>/<domain>/<localpart>`. */

@@ -21,7 +21,7 @@ import { BACKUP_LOG_ALLOWED, registerBackupTests } from "./backup-contract";
 import { registerDestroyTests } from "./destroy-contract";
 import { registerDkimTests } from "./dkim-contract";
 import { registerDnsTests } from "./dns-contract";
-import { registerFail2banTests } from "./fail2ban-contract";
+import { ROTATION_LOG_ALLOWED, registerFail2banTests } from "./fail2ban-contract";
 import { FAULT_LOG_ALLOWED, registerFaultTests } from "./fault-contract";
 import { registerFilterTests } from "./filter-contract";
 import { HEALTH_LOG_ALLOWED, registerHealthTests } from "./health-contract";
@@ -462,5 +462,6 @@ describe("sandbox deployment through the real engine", () => {
     ...FAULT_LOG_ALLOWED,
     ...HEALTH_LOG_ALLOWED,
     ...SIZE_LOG_ALLOWED,
+    ...ROTATION_LOG_ALLOWED,
   ]);
 });

@@ -61,12 +61,14 @@ export function registerHygieneTests(
   host: string,
   extraAllowed: readonly AllowedLogLine[] = [],
 ): void {
-  // Where the mail log stood before this test file ran: the check reads only
-  // what the run wrote (a longer-lived sandbox keeps older lines).
-  let logStart = 0;
+  // Where the run starts in the mail log: a line through its one writer. The
+  // check reads from there on, across the rotations the suite forces
+  // (mail.log.N.gz, ..., mail.log.1, then mail.log); a longer-lived sandbox
+  // keeps older lines.
+  const marker = `mailstack-e2e-start-${randomBytes(4).toString("hex")}`;
   beforeAll(() => {
-    const size = ssh(`stat -c %s ${MAIL_LOG} 2>/dev/null || echo 0`).out.trim();
-    logStart = /^\d+$/.test(size) ? Number(size) : 0;
+    const r = ssh(`logger -p mail.info -t mailstack-e2e ${marker}`);
+    if (r.code !== 0) throw new Error(`logger failed: ${r.err}`);
   });
 
   describe("hygiene: TLS versions", () => {
@@ -135,9 +137,10 @@ export function registerHygieneTests(
       "has no errors or warnings after the suite, other than the ones it provokes on purpose",
       () => {
         const r = ssh(
-          `size=$(stat -c %s ${MAIL_LOG}); start=${logStart}; [ "$size" -ge "$start" ] || start=0; tail -c +$((start + 1)) ${MAIL_LOG}`,
+          `{ for n in $(ls ${MAIL_LOG}.* 2>/dev/null | sed -n 's/.*\\.log\\.\\([0-9]*\\)\\(\\.gz\\)\\{0,1\\}$/\\1/p' | sort -rn); do f=${MAIL_LOG}.$n; [ -e "$f" ] || f=$f.gz; zcat -f "$f"; done; cat ${MAIL_LOG}; } | sed -n '/mailstack-e2e: ${marker}$/,$p'`,
         );
         expect(r.code, r.err).toBe(0);
+        expect(r.out, `the run's start (${marker}) is not in ${MAIL_LOG} or its rotations`).toContain(marker);
         // The run must have logged something, or the check would pass on nothing.
         expect(r.out).toMatch(/postfix\/\S+\[\d+\]: /);
         const bad = unexpectedLogLines(r.out, [...MAIL_LOG_ALLOWED, ...extraAllowed]);

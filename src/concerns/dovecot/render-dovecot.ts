@@ -6,7 +6,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   DEFAULT_MESSAGE_SIZE_LIMIT,
-  MAIL_LOG,
   PG_SOCKET_DIR,
   RSPAMD_CONTROLLER,
   SUBMISSION_RELAY,
@@ -223,10 +222,9 @@ export function renderDovecotFragment(fragment: DovecotFragment, args: DovecotCo
   const source = `dovecot/conf.d/${fragment}`;
   switch (fragment) {
     case "10-auth.conf":
+    case "10-logging.conf":
     case "10-master.conf":
       return render(source, {});
-    case "10-logging.conf":
-      return render(source, { logPath: MAIL_LOG });
     case "10-mail.conf":
       return render(source, {
         mailRoot: args.mailRoot ?? DEFAULT_MAIL_ROOT,

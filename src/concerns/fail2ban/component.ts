@@ -1,16 +1,20 @@
 // Fail2ban: jails for sshd, Postfix (port 25 abuse and SASL failures), Dovecot
 // (IMAP, POP3 and submission logins) and recidive, banning through UFW. Every
-// jail reads a log file: Postfix and Dovecot write the mail log themselves,
-// and rsyslog writes sshd's auth.log, so the jails work with and without a
-// systemd journal. One push, checked with `fail2ban-client -t`.
+// jail reads a log file that rsyslog writes: the mail log (Postfix's and
+// Dovecot's syslog lines) and sshd's auth.log, so the jails work with and
+// without a systemd journal. This concern also owns rsyslog and its rotation's
+// reopen. Two pushes: the jails, checked with `fail2ban-client -t`, and
+// rsyslog-rotate.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection } from "../../core/push";
-import { installPackages, parseVersions, runScript } from "../../core/remote";
+import { installPackages, parseVersions, raw, runScript } from "../../core/remote";
 import { type Fail2banConfArgs, JAILS, renderJailLocal } from "./render";
 
 export const FAIL2BAN_PACKAGES = ["fail2ban"] as const;
-/** Writes sshd's auth.log, which the sshd jail reads. */
+/** Writes the mail log and sshd's auth.log, which the jails read. */
 export const RSYSLOG_PACKAGE = "rsyslog";
+/** What logrotate's rsyslog entry runs after a rotation; mailstack's, the package's diverted. */
+export const RSYSLOG_ROTATE = "/usr/lib/rsyslog/rsyslog-rotate";
 
 export interface Fail2banArgs extends Fail2banConfArgs {
   readonly connection: HostConnection;
@@ -37,9 +41,20 @@ export class Fail2ban extends pulumi.ComponentResource {
       parent: this,
       dependsOn: [rsyslog],
     });
+    // rsyslog is the mail log's one writer; after logrotate rotates its files
+    // it must reopen them, with systemd or without (files/fail2ban/rsyslog-rotate.sh).
+    const rotation = new ConfigPush(
+      `${name}-log-rotation`,
+      {
+        connection: conn,
+        files: [{ path: RSYSLOG_ROTATE, content: raw("fail2ban/rsyslog-rotate.sh"), mode: "0755" }],
+        check: [`sh -n ${RSYSLOG_ROTATE}`],
+      },
+      { parent: this, dependsOn: [logs] },
+    );
     const packages = installPackages(`${name}-packages`, conn, FAIL2BAN_PACKAGES, {
       parent: this,
-      dependsOn: [logs],
+      dependsOn: [logs, rotation],
     });
     const config = new ConfigPush(
       `${name}-config`,

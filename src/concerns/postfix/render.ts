@@ -1,12 +1,7 @@
 // Postfix's files, rendered from typed values: main.cf, master.cf, the
 // submission header checks and the pgsql maps of src/concerns/database/lookups.ts.
 // Pure: no config, no Pulumi.
-import {
-  DEFAULT_MESSAGE_SIZE_LIMIT,
-  MAIL_LOG,
-  MESSAGE_SIZE_MARGIN,
-  SUBMISSION_RELAY,
-} from "../../core/host-layout";
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MESSAGE_SIZE_MARGIN, SUBMISSION_RELAY } from "../../core/host-layout";
 import { render } from "../../core/template";
 import { POSTFIX_MAPS, renderPostfixMaps } from "../database/lookups";
 import type { DatabaseSpec } from "../database/spec";
@@ -80,7 +75,6 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
   return render("postfix/main.cf", {
     hostname: args.hostname,
     domain: args.hostname.slice(args.hostname.indexOf(".") + 1),
-    maillogFile: MAIL_LOG,
     messageSizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
     certPath: args.certPath,
     keyPath: args.keyPath,
