@@ -3,7 +3,8 @@
 #   services   every daemon the stack runs is running
 #   queue      the mail queue's size and the age of its oldest message
 #   mail log   errors and warnings since the last check (of the same --state),
-#              summarised by message
+#              summarised by message; log noise (lines the internet causes,
+#              classed by /etc/mailstack/health-noise.txt) counted apart
 #   tls        the certificate's expiry
 #   backup     the age of the last successful backup (mailstack-backup status)
 #   dns        the records the stack publishes, as DNS serves them
@@ -12,34 +13,66 @@
 # (mailstack:health); the expected records: /etc/mailstack/health-dns.txt.
 #
 #   mailstack-health [--state NAME] [--quiet]
+#   mailstack-health --check-config
 #
 # --state names where the mail log position is kept (default "manual"; the
 # scheduled run uses "cron"), so a check by hand does not hide lines from the
 # scheduled one. --quiet prints the verdict and the problems only. The last
 # result is kept in /var/lib/mailstack/health/last-<state>.txt and, as
-# Prometheus text, in metrics-<state>.prom.
+# Prometheus text, in metrics-<state>.prom. --check-config reads the settings
+# and the noise classes and exits (the deployment runs it before a swap).
+#
+# MAILSTACK_LIB, MAILSTACK_HEALTH_ETC, MAILSTACK_HEALTH_STATE and
+# MAILSTACK_PATH (put before the PATH below) are for tests that run the check
+# off the host.
 set -uo pipefail
 umask 022
 export LC_ALL=C
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+PATH=${MAILSTACK_PATH:+$MAILSTACK_PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # shellcheck source=files/lib/mailstack.sh
 . "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
 
-state_name=manual quiet=0
+state_name=manual quiet=0 check_config=0
 while [ $# -gt 0 ]; do
   case $1 in
     --state) [[ ${2:-} =~ ^[a-z0-9-]{1,32}$ ]] || die "--state takes a name of a-z, 0-9 and -" 2; state_name=$2; shift 2 ;;
     --quiet) quiet=1; shift ;;
-    *) die "usage: mailstack-health [--state NAME] [--quiet]" 2 ;;
+    --check-config) check_config=1; shift ;;
+    *) die "usage: mailstack-health [--state NAME] [--quiet] | --check-config" 2 ;;
   esac
 done
 
-CONF=/etc/mailstack/health.conf
-DNS_EXPECTED=/etc/mailstack/health-dns.txt
+etc=${MAILSTACK_HEALTH_ETC:-/etc/mailstack}
+CONF=$etc/health.conf
+DNS_EXPECTED=$etc/health-dns.txt
+NOISE=$etc/health-noise.txt
 [ -r "$CONF" ] || die "$CONF is missing; deploy the stack (pulumi up) first" 2
 # shellcheck source=/dev/null
 . "$CONF"
-state=/var/lib/mailstack/health
+[ -r "$NOISE" ] || die "$NOISE is missing; deploy the stack (pulumi up) first" 2
+
+# The noise classes of $NOISE, one per line: "<name> <pattern>", with
+# comments and blank lines left out, each pattern compiled once here so a
+# bad one stops the check with awk's own message instead of hiding lines.
+classes=$(awk '/^[ \t]*(#|$)/ { next }
+  {
+    name = $1; pat = $0
+    sub(/^[ \t]*[^ \t]+[ \t]+/, "", pat); sub(/[ \t]+$/, "", pat)
+    if (name !~ /^[a-z][a-z0-9-]*$/ || pat == "" || pat == $0) {
+      printf "line %d: not \"<name> <pattern>\" with a name of a-z, 0-9 and -\n", NR > "/dev/stderr"
+      exit 2
+    }
+    if ("" ~ pat) {
+      printf "line %d: %s matches an empty line, and so every line\n", NR, pat > "/dev/stderr"
+      exit 2
+    }
+    print name, pat
+  }' "$NOISE" 2>&1) || die "$NOISE: ${classes//$'\n'/ }" 2
+if [ "$check_config" = 1 ]; then
+  log "$CONF and $NOISE ($(grep -c . <<<"$classes") noise pattern(s)) read"
+  exit 0
+fi
+state=${MAILSTACK_HEALTH_STATE:-/var/lib/mailstack/health}
 mkdir -p "$state"
 exec 9>"$state/$state_name.lock"
 flock -w 60 9 || die "another check with --state $state_name is running" 2
@@ -106,26 +139,87 @@ since_lines() {
   fi
   printf '%s %s\n' "$inode" "$size" >"$pos_file.new"
 }
-if lines=$(since_lines); then
-  mv -f "$pos_file.new" "$pos_file"
-  # "<level> <program>: <message>" of each error or warning line, its level
-  # the first such word in it (a warning may quote a library's "error:"),
-  # numbers, addresses and queue ids folded so the same problem counts once.
-  # Lines come from syslog ("<time> <host> <program>[pid]: <level>: ...") and
-  # from Dovecot's own log ("<time> <process>: <Level>: ..."): the level is
-  # one of the first three ": "-separated fields, or there is none (info).
-  matched=$(awk '{
-      sub(/^([A-Z][a-z][a-z] +[0-9]+ [0-9:]+|[0-9]{4}-[0-9T:.+-]+) +/, "")
+# Each line of the log becomes one of:
+#   N <tab> <class> <tab> <time> <tab> <program>: <message>
+#       noise, of the first class of $NOISE that matches the line
+#   E <program>: <message>   an error: a problem
+#   W <program>: <message>   a warning: a problem above MAX_LOG_WARNINGS
+# and nothing for any other line (info). The time stamp and the host name go
+# first: lines come from Postfix ("<time> <host> <program>[pid]: <level>:
+# ...") and from Dovecot's own log ("<time> <process>: <Level>: ..."). The
+# level is one of the first three ": "-separated fields (a warning may quote
+# a library's "error:"). A fatal error, a panic, or a line naming a signal,
+# "out of memory", "disk full" or "No space left" is never noise. A warning
+# naming one of the last three, Postfix's "killed by signal" (a daemon
+# crashed) or its "lookup error" (a table such as the mail database could not
+# answer, so mail waits or is refused) counts as an error.
+# The classes go in through the environment: awk -v would read escapes in
+# them, so a pattern's "\\" would lose a backslash.
+classify() {
+  CLASSES=$classes awk '
+    BEGIN {
+      n = split(ENVIRON["CLASSES"], c, "\n")
+      for (i = 1; i <= n; i++) { name[i] = c[i]; sub(/ .*/, "", name[i]); re[i] = substr(c[i], length(name[i]) + 2) }
+    }
+    {
+      stamp = ""
+      if (match($0, /^([A-Z][a-z][a-z] +[0-9]+ [0-9:]+|[0-9][0-9][0-9][0-9]-[0-9T:.+-]+) +/)) {
+        stamp = substr($0, 1, RLENGTH); sub(/ +$/, "", stamp); $0 = substr($0, RLENGTH + 1)
+      }
       if ($1 !~ /:$/) sub(/^[^ ]+ +/, "")
-      n = split($0, f, ": "); level = ""
-      for (i = 1; i <= n && i <= 3; i++) {
+      nf = split($0, f, ": "); level = ""
+      for (i = 1; i <= nf && i <= 3; i++) {
         w = tolower(f[i])
-        if (w ~ /^(info|notice|debug)$/) next
+        if (w ~ /^(info|notice|debug)$/) { level = "info"; break }
         if (w ~ /^(warning|error|fatal|panic)$/) { level = w; break }
       }
-      if (level == "") next
-      print (level == "warning" ? "W" : "E"), $0
-    }' <<<"$lines" |
+      low = tolower($0)
+      severe = low ~ /out of memory|disk full|no space left|killed by signal|lookup error/
+      if (level != "fatal" && level != "panic" && !severe && low !~ /signal/) {
+        for (i = 1; i <= n; i++) if ($0 ~ re[i]) { printf "N\t%s\t%s\t%s\n", name[i], stamp, $0; next }
+      }
+      if (level == "" || level == "info") next
+      print (level == "warning" && !severe ? "W" : "E"), $0
+    }'
+}
+# Epoch seconds of a log time stamp. A syslog stamp has no year: one that
+# would lie in the future is last year's.
+stamp_seconds() {
+  local t
+  t=$(date -d "$1" +%s 2>/dev/null) || return 1
+  [ "$t" -le $(($(date +%s) + 86400)) ] || t=$(date -d "$1 1 year ago" +%s)
+  echo "$t"
+}
+if lines=$(since_lines); then
+  mv -f "$pos_file.new" "$pos_file"
+  if ! classified=$(classify <<<"$lines"); then
+    fail "mail log" "awk cannot read the log with the classes of $NOISE; see: mailstack-health --check-config"
+    classified=""
+  fi
+  noise=$(grep '^N' <<<"$classified")
+  problem_lines=$(grep '^[EW] ' <<<"$classified")
+  # LDAP connection errors (class ldap-blip) are noise while they look like a
+  # short outage that is over: at most LDAP_BLIP_ERRORS of them, the first and
+  # the last at most LDAP_BLIP_MINUTES apart. More, or longer, and each one is
+  # an error. An outage still going on at a check is seen by the next one.
+  ldap_note=""
+  ldap=$(grep $'^N\tldap-blip\t' <<<"$noise")
+  if [ -n "$ldap" ]; then
+    ldap_count=$(grep -c . <<<"$ldap")
+    ldap_minutes=0
+    if first=$(stamp_seconds "$(head -n1 <<<"$ldap" | cut -f3)") &&
+      last=$(stamp_seconds "$(tail -n1 <<<"$ldap" | cut -f3)"); then
+      ldap_minutes=$(((last - first) / 60))
+    fi
+    if [ "$ldap_count" -gt "$LDAP_BLIP_ERRORS" ] || [ "$ldap_minutes" -gt "$LDAP_BLIP_MINUTES" ]; then
+      ldap_note="LDAP: $ldap_count connection error(s) over $ldap_minutes min, more than a short outage (at most $LDAP_BLIP_ERRORS within $LDAP_BLIP_MINUTES min: mailstack:health ldapBlipErrors, ldapBlipMinutes); is the LDAP server up? see: grep 'auth: Error:' $MAIL_LOG"
+      noise=$(grep -v $'^N\tldap-blip\t' <<<"$noise")
+      problem_lines+=$'\n'$(cut -f4- <<<"$ldap" | sed 's/^/E /')
+    fi
+  fi
+  # "<level> <program>: <message>", numbers, addresses and queue ids folded
+  # so that the same problem counts once.
+  matched=$(grep . <<<"$problem_lines" |
     sed -E 's/\[[0-9]+\]//; s/[0-9A-F]{10,}/<id>/g; s/[0-9]+(\.[0-9]+){3}/<ip>/g; s/[0-9]+/N/g')
   errors=$(grep -c '^E ' <<<"$matched")
   warnings=$(grep -c '^W ' <<<"$matched")
@@ -137,13 +231,19 @@ if lines=$(since_lines); then
   else
     ok "mail log" "$what"
   fi
+  [ -z "$ldap_note" ] || note "$ldap_note"
   if [ -n "$matched" ]; then
     while read -r n _ text; do note "$(printf '%5d x %s' "$n" "${text:0:200}")"; done \
       < <(sort <<<"$matched" | uniq -c | sort -rn | head -n 10)
   fi
+  # Noise never fails the check: its count per class, the largest first.
+  noise_count=$(grep -c . <<<"$noise")
+  by_class=$(cut -f2 <<<"$noise" | grep . | sort | uniq -c | sort -k1,1rn -k2,2 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')
+  ok "log noise" "$noise_count line(s) since the last check${by_class:+ ($by_class)}, not counted as problems"
 else
   rm -f "$pos_file.new"
   fail "mail log" "$MAIL_LOG is missing or unreadable; is rsyslog running?"
+  noise_count=0 by_class=""
 fi
 
 # --- certificate ------------------------------------------------------------
@@ -241,6 +341,9 @@ mailstack_health_problems ${#problems[@]}
 # HELP mailstack_health_last_run_timestamp_seconds When mailstack-health last ran.
 # TYPE mailstack_health_last_run_timestamp_seconds gauge
 mailstack_health_last_run_timestamp_seconds $(date +%s)
+# HELP mailstack_health_log_noise_lines Mail log lines the last run counted as noise, not problems.
+# TYPE mailstack_health_log_noise_lines gauge
+mailstack_health_log_noise_lines $noise_count
 METRICS
 mv -f "$state/metrics-$state_name.prom.new" "$state/metrics-$state_name.prom"
 

@@ -4,7 +4,9 @@
 // address, and mailstack:health dnsServer points the check at it. The queue
 // may hold nothing (maxQueue 0). Broken means: Dovecot stopped, so
 // a message waits in the queue, and NSD serving another MX for example.test.
-// test/sandbox/e2e.test.ts calls registerHealthTests.
+// Last, a TLS scan from this machine must leave it healthy, its refusals
+// counted as log noise. test/sandbox/e2e.test.ts calls registerHealthTests.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { inbound } from "../helpers/mail-clients";
@@ -132,6 +134,48 @@ export function registerHealthTests(ssh: SandboxSsh, host: string, hooks: Health
         const r = health();
         expect(r.out).toMatch(/: healthy$/m);
         expect(r.code, r.out).toBe(0);
+      },
+      STEP,
+    );
+
+    it(
+      "stays healthy through a TLS scan, and counts its refusals as log noise",
+      () => {
+        // What a scanner does: TLS 1.0 on the SMTP, IMAPS and POP3S ports, each
+        // refused. The same refusals as the hygiene test's, so its allowlist covers them.
+        for (const [port, starttls] of [
+          [25, true],
+          [993, false],
+          [995, false],
+        ] as const) {
+          const args = [
+            "s_client",
+            "-connect",
+            `${host}:${port}`,
+            "-tls1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+            "-brief",
+          ];
+          if (starttls) args.push("-starttls", "smtp");
+          const h = spawnSync("openssl", args, { encoding: "utf8", input: "", timeout: 20_000 });
+          expect(h.status, `${h.stdout}${h.stderr}`).not.toBe(0);
+        }
+        const r = health();
+        expect(r.out).toMatch(/: healthy$/m);
+        expect(r.out).toMatch(/^ok +mail log: 0 error\(s\)/m);
+        const noise =
+          /^ok +log noise: (\d+) line\(s\) since the last check \((.*)\), not counted as problems$/m.exec(
+            r.out,
+          );
+        expect(noise, r.out).not.toBeNull();
+        expect(Number(noise?.[1])).toBeGreaterThanOrEqual(4);
+        // Postfix's two lines on port 25, one of Dovecot's on each of 993 and 995.
+        expect(noise?.[2]).toMatch(/\btls-handshake ([4-9]|\d\d+)\b/);
+        expect(r.code, r.out).toBe(0);
+        expect(ssh("cat /var/lib/mailstack/health/metrics-e2e.prom").out).toMatch(
+          /^mailstack_health_log_noise_lines [1-9]\d*$/m,
+        );
       },
       STEP,
     );

@@ -1,13 +1,13 @@
 // The health check (mailstack-health) on the mail host: services, queue,
 // mail log, certificate, backup age and the published DNS records, by hand
 // or on a schedule. The script is files/health/mailstack-health.sh; this
-// component pushes it with its settings and the records it expects
-// (rendered in render.ts).
+// component pushes it with its settings, its log noise classes and the
+// records it expects (rendered in render.ts).
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection } from "../../core/push";
 import { installPackages, parseVersions, raw } from "../../core/remote";
 import type { DnsRecord } from "../dns/records";
-import { renderDnsExpectations, renderHealthConf, renderHealthCron } from "./render";
+import { renderDnsExpectations, renderHealthConf, renderHealthCron, renderHealthNoise } from "./render";
 import type { HealthSettings } from "./settings";
 
 export interface HealthArgs {
@@ -49,6 +49,7 @@ export class HealthCheck extends pulumi.ComponentResource {
               backup: args.backup,
             }),
           },
+          { path: "/etc/mailstack/health-noise.txt", content: renderHealthNoise(args.settings) },
           {
             path: "/etc/mailstack/health-dns.txt",
             content: pulumi.output(args.dnsRecords).apply((r) => renderDnsExpectations(r)),
@@ -60,7 +61,12 @@ export class HealthCheck extends pulumi.ComponentResource {
           },
           { path: "/etc/cron.d/mailstack-health", content: renderHealthCron(args.settings) },
         ],
-        check: ["bash -n /etc/mailstack/health.conf", "bash -n /usr/local/sbin/mailstack-health"],
+        // The last reads the settings and compiles every noise pattern with the host's awk.
+        check: [
+          "bash -n /etc/mailstack/health.conf",
+          "bash -n /usr/local/sbin/mailstack-health",
+          "/usr/local/sbin/mailstack-health --check-config",
+        ],
         // Starts cron where nothing did (a host without systemd).
         reload: { service: "cron", action: "reload" },
       },

@@ -5,7 +5,8 @@ export {
   renderDnsExpectations,
   renderHealthConf,
   renderHealthCron,
+  renderHealthNoise,
   servedForm,
 } from "./render";
 export * as settings from "./settings";
-export { DEFAULT_HEALTH, type HealthSettings, healthProblems } from "./settings";
+export { DEFAULT_HEALTH, type HealthSettings, healthProblems, type NoiseClass } from "./settings";

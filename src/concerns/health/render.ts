@@ -1,5 +1,6 @@
 // mailstack-health's files, rendered from typed values: its settings, its
-// schedule and the DNS records it expects. Pure: no config, no Pulumi.
+// schedule, its log noise classes and the DNS records it expects. Pure: no
+// config, no Pulumi.
 import { shellQuote } from "../../core/shell";
 import { render } from "../../core/template";
 import { type DnsRecord, rdata } from "../dns/records";
@@ -48,12 +49,29 @@ export function renderHealthConf(v: HealthConfValues): string {
     maxQueueAgeMinutes: s.maxQueueAgeMinutes,
     mailLog: "/var/log/mail.log",
     maxLogWarnings: s.maxLogWarnings,
+    ldapBlipErrors: s.ldapBlipErrors,
+    ldapBlipMinutes: s.ldapBlipMinutes,
     cert: shellQuote(v.cert),
     certMinDays: s.certMinDays,
     backup: v.backup ? "yes" : "no",
     checkDns: s.checkDns ? "yes" : "no",
     dnsServer: shellQuote(s.dnsServer),
   });
+}
+
+/**
+ * /etc/mailstack/health-noise.txt: the stack's noise classes, then the
+ * operator's (mailstack:health noise, sorted by parse), each under its why.
+ * Pure.
+ */
+export function renderHealthNoise(s: HealthSettings): string {
+  const extra = s.noise.map((c) => {
+    if (/[\r\n]/.test(c.name + c.pattern + c.why)) {
+      throw new Error(`health: noise class ${c.name} spans lines`);
+    }
+    return `# ${c.why}\n${c.name} ${c.pattern}`;
+  });
+  return render("health/health-noise.txt", { extra: extra.length > 0 ? extra.join("\n") : "# (none)" });
 }
 
 /** /etc/cron.d/mailstack-health. Pure. */
