@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # rsyslog-rotate, as mailstack puts it in place of the package's (diverted to
 # rsyslog-rotate.distrib by files/fail2ban/logs.sh): logrotate runs it after
 # rotating /var/log/mail.log and the other files rsyslog writes. It makes
@@ -6,4 +6,6 @@
 # package's own only signals under systemd, so without it rsyslog kept
 # writing into mail.log.1). The rotation itself stays the package's
 # (/etc/logrotate.d/rsyslog).
-exec /bin/bash -c '. /usr/local/lib/mailstack/mailstack.sh && svc reopen rsyslog'
+# shellcheck source=files/lib/mailstack.sh
+. "${MAILSTACK_LIB:-/usr/local/lib/mailstack/mailstack.sh}"
+svc reopen rsyslog

@@ -48,7 +48,7 @@ export class Fail2ban extends pulumi.ComponentResource {
       {
         connection: conn,
         files: [{ path: RSYSLOG_ROTATE, content: raw("fail2ban/rsyslog-rotate.sh"), mode: "0755" }],
-        check: [`sh -n ${RSYSLOG_ROTATE}`],
+        check: [`bash -n ${RSYSLOG_ROTATE}`],
       },
       { parent: this, dependsOn: [logs] },
     );
