@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import * as jsyaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMessageSize } from "../../src/concerns/postfix/settings";
 import { DEFAULT_MESSAGE_SIZE_LIMIT } from "../../src/core/host-layout";
@@ -226,6 +227,29 @@ describe("sandbox deployment through the real engine", () => {
         onOutput: (s) => logs.push(s),
       });
       expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+    },
+    STEP,
+  );
+
+  it(
+    "2b. the same domains, users and aliases in another order change nothing",
+    async () => {
+      const text = fs.readFileSync(STACK_FILE, "utf8");
+      const settings = jsyaml.load(text) as { config: Record<string, unknown> };
+      const reversed = (key: string) => [...(settings.config[key] as unknown[])].reverse();
+      const domains = settings.config["mailstack:domains"] as unknown[];
+      try {
+        // The first domain names the default bucket (README, "Order in the
+        // config"); the rest, and every user and alias, in reverse.
+        settings.config["mailstack:domains"] = [domains[0], ...domains.slice(1).reverse()];
+        settings.config["mailstack:users"] = reversed("mailstack:users");
+        settings.config["mailstack:aliases"] = reversed("mailstack:aliases");
+        fs.writeFileSync(STACK_FILE, jsyaml.dump(settings));
+        const preview = await stack.preview({ onOutput: (s) => logs.push(s) });
+        expect(preview.changeSummary).toEqual({ same: expect.any(Number) });
+      } finally {
+        fs.writeFileSync(STACK_FILE, text);
+      }
     },
     STEP,
   );
