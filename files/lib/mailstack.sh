@@ -82,20 +82,6 @@ _mailstack_sysv_start() {
   fi
 }
 
-# Under systemd a stop or restart ends the unit's whole control group. Dovecot
-# keeps its sessions across a reload (shutdown_clients = no), and without
-# systemd its children would outlive their master, so here they are ended after
-# the init script's stop or restart, as systemd would.
-_mailstack_sysv_service() {
-  local unit=$1 action=$2 status=0 master children=()
-  if [ "$unit" = dovecot ] && [ -r /run/dovecot/master.pid ] && read -r master </run/dovecot/master.pid; then
-    mapfile -t children < <(pgrep -P "$master" || true)
-  fi
-  service "$unit" "$action" </dev/null || status=$?
-  [ ${#children[@]} -eq 0 ] || kill "${children[@]}" 2>/dev/null || true
-  return "$status"
-}
-
 svc() {
   local action=${1:-} unit=${2:-}
   case $action in
@@ -117,22 +103,15 @@ svc() {
   local script
   script="$(_mailstack_initd)/$unit"
   case $action in
-    reload)
+    reload | restart)
       if svc running "$unit"; then
-        service "$unit" reload </dev/null
-      else
-        _mailstack_sysv_start "$unit"
-      fi
-      ;;
-    restart)
-      if svc running "$unit"; then
-        _mailstack_sysv_service "$unit" restart
+        service "$unit" "$action" </dev/null
       else
         _mailstack_sysv_start "$unit"
       fi
       ;;
     start) svc running "$unit" || _mailstack_sysv_start "$unit" ;;
-    stop) _mailstack_sysv_service "$unit" stop ;;
+    stop) service "$unit" stop </dev/null ;;
     reopen) pkill -HUP -x "${unit}d" || pkill -HUP -x "$unit" || true ;;
     enable)
       # Boot links only matter where an rc system boots the host; failing to
@@ -145,7 +124,7 @@ svc() {
       ;;
     disable)
       local status=0
-      _mailstack_sysv_service "$unit" stop || status=$?
+      service "$unit" stop </dev/null || status=$?
       update-rc.d "$unit" disable >/dev/null 2>&1 || true
       return "$status"
       ;;
