@@ -32,7 +32,8 @@ reload=$(node scripts/run-ts.js bench/rspamd-reload-command.ts) ||
   die "cannot render the push's reload command (bench/rspamd-reload-command.ts)"
 
 # shellcheck disable=SC2016 # expanded on the host
-"${ssh_[@]}" bash -s -- "$n" "$c" "$k" "$reload" <<'REMOTE'
+# ssh joins its arguments into one command line: the reload command goes quoted.
+"${ssh_[@]}" bash -s -- "$n" "$c" "$k" "$(printf %q "$reload")" <<'REMOTE'
 set -euo pipefail
 . /usr/local/lib/mailstack/mailstack.sh
 n=$1 c=$2 k=$3 reload=$4
