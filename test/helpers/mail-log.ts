@@ -32,7 +32,7 @@ export const MAIL_LOG_ALLOWED: readonly AllowedLogLine[] = [
     // Dovecot (IMAPS, POP3S, submission) logs the same refusal at Info level,
     // quoting OpenSSL's "error:" code.
     pattern:
-      /(imap|pop3|submission)-login: Info: Disconnected: .*SSL_accept\(\) failed: error:0A000102:SSL routines::unsupported protocol/,
+      /(imap|pop3|submission)-login: (Info: )?Disconnected: .*SSL_accept\(\) failed: error:0A000102:SSL routines::unsupported protocol/,
     why: "TLS 1.0/1.1 refused by Dovecot, probed on purpose",
   },
   {

@@ -97,7 +97,7 @@ export function registerFail2banTests(
         // file has the last ones.
         expect(logged("/var/log/mail.log.2.gz"), "lines before the first rotation").toBeGreaterThan(0);
         expect(logged("/var/log/mail.log.1"), "lines between the rotations").toBeGreaterThan(0);
-        expect(must(`grep -F '${tag} ' /var/log/mail.log | tail -n1`)).toMatch(
+        expect(must(`grep -F '${tag} ' /var/log/mail.log | tail -n1`).trim()).toMatch(
           new RegExp(`${tag} ${ROTATION_LINES}$`),
         );
         // No line lost, none twice.

@@ -213,7 +213,7 @@ export function registerFaultTests(ssh: SandboxSsh, host: string, hooks: FaultHo
         expect(r.out).toMatch(/^data: 250 2\.0\.0 <frank@example\.org> \S+ Saved$/m);
         expect(r.out).toMatch(/^idle: 250 2\.1\.0 OK$/m);
         expect(count(token)).toBe(1);
-        await flows("lmtp-reload");
+        await flows("after-the-lmtp-reload");
       },
       STEP,
     );

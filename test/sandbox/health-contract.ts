@@ -169,9 +169,11 @@ export function registerHealthTests(ssh: SandboxSsh, host: string, hooks: Health
             r.out,
           );
         expect(noise, r.out).not.toBeNull();
-        expect(Number(noise?.[1])).toBeGreaterThanOrEqual(4);
-        // Postfix's two lines on port 25, one of Dovecot's on each of 993 and 995.
-        expect(noise?.[2]).toMatch(/\btls-handshake ([4-9]|\d\d+)\b/);
+        expect(Number(noise?.[1])).toBeGreaterThanOrEqual(2);
+        // Postfix's two lines on port 25 (its warning and SSL_accept error);
+        // Dovecot logs its refusals on 993 and 995 at info level, neither
+        // problem nor noise.
+        expect(noise?.[2]).toMatch(/\btls-handshake ([2-9]|\d\d+)\b/);
         expect(r.code, r.out).toBe(0);
         expect(ssh("cat /var/lib/mailstack/health/metrics-e2e.prom").out).toMatch(
           /^mailstack_health_log_noise_lines [1-9]\d*$/m,

@@ -116,13 +116,15 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
 
     it("a UTF-8 subject and display name from a client without SMTPUTF8 are delivered as sent", () => {
       const s = token();
-      const t = inbound(host, "alice@example.test", `${s} Grüße aus Köln ✓`, [
-        ...["--header", "From: Jürgen Müller <someone@outside.test>"],
+      // Raw 8-bit UTF-8 in the headers, as mail clients without RFC 2047 send
+      // it; otherwise a tidy message, so Rspamd files it in the inbox.
+      const t = inbound(host, "alice@example.test", `${s} Grüße aus Köln`, [
+        ...["--header", "From: Jürgen Müller <someone@outside.test>", "--header", "MIME-Version: 1.0"],
         ...["--header", "Content-Type: text/plain; charset=utf-8", "--body", "Äpfel und Öl"],
       ]);
       expect(t.code, t.out).toBe(0);
       const msg = delivered("alice@example.test", s);
-      expect(msg).toContain(`Subject: ${s} Grüße aus Köln ✓`);
+      expect(msg).toContain(`Subject: ${s} Grüße aus Köln`);
       expect(msg).toContain("From: Jürgen Müller <someone@outside.test>");
       expect(msg).toContain("Äpfel und Öl");
     });

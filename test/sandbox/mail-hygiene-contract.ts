@@ -64,7 +64,8 @@ export function registerHygieneTests(
   // Where the run starts in the mail log: a line through its one writer. The
   // check reads from there on, across the rotations the suite forces
   // (mail.log.N.gz, ..., mail.log.1, then mail.log); a longer-lived sandbox
-  // keeps older lines.
+  // keeps older lines. A fresh host has no rsyslog yet when the run starts,
+  // so no marker: then its whole log is the run's.
   const marker = `mailstack-e2e-start-${randomBytes(4).toString("hex")}`;
   beforeAll(() => {
     const r = ssh(`logger -p mail.info -t mailstack-e2e ${marker}`);
@@ -137,10 +138,9 @@ export function registerHygieneTests(
       "has no errors or warnings after the suite, other than the ones it provokes on purpose",
       () => {
         const r = ssh(
-          `{ for n in $(ls ${MAIL_LOG}.* 2>/dev/null | sed -n 's/.*\\.log\\.\\([0-9]*\\)\\(\\.gz\\)\\{0,1\\}$/\\1/p' | sort -rn); do f=${MAIL_LOG}.$n; [ -e "$f" ] || f=$f.gz; zcat -f "$f"; done; cat ${MAIL_LOG}; } | sed -n '/mailstack-e2e: ${marker}$/,$p'`,
+          `{ for n in $(ls ${MAIL_LOG}.* 2>/dev/null | sed -n 's/.*\\.log\\.\\([0-9]*\\)\\(\\.gz\\)\\{0,1\\}$/\\1/p' | sort -rn); do f=${MAIL_LOG}.$n; [ -e "$f" ] || f=$f.gz; zcat -f "$f"; done; cat ${MAIL_LOG}; } >/tmp/mailstack-e2e-log; if grep -q 'mailstack-e2e: ${marker}$' /tmp/mailstack-e2e-log; then sed -n '/mailstack-e2e: ${marker}$/,$p' /tmp/mailstack-e2e-log; else cat /tmp/mailstack-e2e-log; fi; rm -f /tmp/mailstack-e2e-log`,
         );
         expect(r.code, r.err).toBe(0);
-        expect(r.out, `the run's start (${marker}) is not in ${MAIL_LOG} or its rotations`).toContain(marker);
         // The run must have logged something, or the check would pass on nothing.
         expect(r.out).toMatch(/postfix\/\S+\[\d+\]: /);
         const bad = unexpectedLogLines(r.out, [...MAIL_LOG_ALLOWED, ...extraAllowed]);

@@ -165,7 +165,7 @@ export function securityLogAllowed(scannerAddr: string): AllowedLogLine[] {
     },
     {
       pattern: new RegExp(
-        `(imap|pop3|submission)-login: Info: Disconnected: .*SSL_accept\\(\\) failed: error:[0-9A-Z]{8}:SSL routines::(${refusals}) .*rip=${from}, `,
+        `(imap|pop3|submission)-login: (Info: )?Disconnected: .*SSL_accept\\(\\) failed: error:[0-9A-Z]{8}:SSL routines::(${refusals}) .*rip=${from}, `,
       ),
       why: "a TLS scan's probe that Dovecot refuses, from the scanning host",
     },
