@@ -145,8 +145,10 @@ since_lines() {
 #   E <program>: <message>   an error: a problem
 #   W <program>: <message>   a warning: a problem above MAX_LOG_WARNINGS
 # and nothing for any other line (info). The time stamp and the host name go
-# first: lines come from Postfix ("<time> <host> <program>[pid]: <level>:
-# ...") and from Dovecot's own log ("<time> <process>: <Level>: ..."). The
+# first, and Dovecot's syslog tag: lines come from Postfix ("<time> <host>
+# <program>[pid]: <level>: ...") and from Dovecot ("<time> <host> dovecot:
+# <process>: <Level>: ...", with no level on info lines; before rsyslog was
+# the mail log's one writer, "<time> <process>: <Level>: ..."). The
 # level is one of the first three ": "-separated fields (a warning may quote
 # a library's "error:"). A fatal error, a panic, or a line naming a signal,
 # "out of memory", "disk full" or "No space left" is never noise. A warning
@@ -167,6 +169,7 @@ classify() {
         stamp = substr($0, 1, RLENGTH); sub(/ +$/, "", stamp); $0 = substr($0, RLENGTH + 1)
       }
       if ($1 !~ /:$/) sub(/^[^ ]+ +/, "")
+      sub(/^dovecot: /, "")
       nf = split($0, f, ": "); level = ""
       for (i = 1; i <= nf && i <= 3; i++) {
         w = tolower(f[i])

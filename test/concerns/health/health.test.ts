@@ -316,7 +316,9 @@ function stamp(minutesAgo = 0): string {
   return `${month} ${String(t.getDate()).padStart(2, " ")} ${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}`;
 }
 const postfix = (rest: string, minutesAgo = 0) => `${stamp(minutesAgo)} mail ${rest}`;
-const dovecot = (rest: string, minutesAgo = 0) => `${stamp(minutesAgo)} ${rest}`;
+/** A Dovecot line as rsyslog writes it: tagged dovecot, and no "Info:" on info lines. */
+const dovecot = (rest: string, minutesAgo = 0) =>
+  `${stamp(minutesAgo)} mail dovecot: ${rest.replace(/^([^:]+): Info: /, "$1: ")}`;
 
 /** An hour of the internet knocking: each line a class of noise, none of it a problem of this host. */
 const SCANNERS: readonly string[] = [
