@@ -424,10 +424,13 @@ describe("sandbox deployment through the real engine", () => {
     ],
     // What an auditor runs; the Automation API's exportStack() would decrypt.
     stateExport: () => {
+      // The export is over 1 MiB, spawnSync's default buffer.
       const r = spawnSync("pulumi", ["stack", "export", "--stack", STACK, "--cwd", ROOT], {
         encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
       });
-      if (r.status !== 0) throw new Error(`pulumi stack export failed: ${r.stderr}`);
+      if (r.status !== 0)
+        throw new Error(`pulumi stack export failed: ${r.error?.message ?? ""} ${r.stderr}`);
       return r.stdout;
     },
     deployLogs: () => logs.join(""),

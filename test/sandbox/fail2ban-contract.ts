@@ -119,12 +119,18 @@ export function registerFail2banTests(
           ],
         ]);
         expect(sent.code, sent.out).toBe(0);
+        // Postfix's lines name the queue id; its LMTP line, Dovecot's session,
+        // which Dovecot's line names.
+        const linesOfMessage = [
+          `id=$(grep -E 'postfix/cleanup\\[[0-9]+\\]: [0-9A-F]+: message-id=<${tag}@outside\\.test>' /var/log/mail.log | sed -E 's/.*: ([0-9A-F]+): message-id=.*/\\1/' | head -n1)`,
+          `[ -n "$id" ] || exit 1`,
+          `sess=$(grep -E "postfix/lmtp\\[[0-9]+\\]: $id: .*status=sent \\(250 2\\.0\\.0 <[^>]+> [^ ]+ Saved\\)" /var/log/mail.log | sed -E 's/.* ([^ ]+) Saved\\)$/\\1/' | head -n1)`,
+          `[ -n "$sess" ] || exit 1`,
+          `grep -qE "dovecot: lmtp\\([^)]+\\)<[0-9]+><$sess>: .*(saved|stored) mail" /var/log/mail.log`,
+        ].join("\n");
         await until(
           "Postfix's and Dovecot's lines of the message in the new mail log",
-          () =>
-            ssh(
-              `grep -qE 'postfix/cleanup[[0-9]+]: [0-9A-F]+: message-id=<${tag}@outside.test>' /var/log/mail.log && grep -qE 'lmtp(${ALICE.user}).*msgid=<${tag}@outside.test>: saved mail' /var/log/mail.log`,
-            ).code === 0,
+          () => ssh("bash -s", linesOfMessage).code === 0,
           30,
         );
         // Fail2ban follows the new file.
