@@ -167,15 +167,24 @@ describe("svc without systemd", () => {
 
 describe("svc reopen without systemd", () => {
   it("sends the daemon SIGHUP by its name, as logrotate's postrotate needs", () => {
-    // A daemon of its own: its process name is the script's, it notes each HUP.
+    // A daemon of its own: its process name is the script's, it notes each HUP
+    // once its trap is set (before that a HUP would end it).
     const daemon = path.join(dir, "mstestlogd");
     const seen = path.join(dir, "hups");
-    fs.writeFileSync(daemon, `#!/bin/bash\ntrap 'echo hup >>${seen}' HUP\nwhile :; do sleep 0.1; done\n`, {
-      mode: 0o755,
-    });
+    const ready = path.join(dir, "ready");
+    fs.writeFileSync(
+      daemon,
+      `#!/bin/bash\ntrap 'echo hup >>${seen}' HUP\ntouch ${ready}\nwhile :; do sleep 0.1; done\n`,
+      { mode: 0o755 },
+    );
     const init = fakeInit(path.join(dir, "init"), { systemd: false });
     const r = run(
-      `${daemon} & pid=$!; sleep 0.5; svc reopen mstestlog; svc reopen mstestlog; sleep 0.5; kill $pid`,
+      `${daemon} & pid=$!; until [ -e ${ready} ]; do sleep 0.05; done
+svc reopen mstestlog
+for i in $(seq 100); do [ -s ${seen} ] && break; sleep 0.05; done
+svc reopen mstestlog
+for i in $(seq 100); do [ "$(wc -l <${seen})" -ge 2 ] && break; sleep 0.05; done
+kill $pid`,
       init.env,
     );
     expect(r.code, r.err).toBe(0);
