@@ -82,6 +82,21 @@ _mailstack_sysv_start() {
   fi
 }
 
+# Restarts UNIT's daemon without an init script: TERM, its end (10 s at
+# most), and a start, as an init would. The daemon rereads what it only reads
+# when it starts (its config, the time zone).
+_mailstack_daemon_gone() { ! pgrep -x "$1" >/dev/null; }
+_mailstack_daemon_restart() {
+  local unit=$1 name="${1}d"
+  pgrep -x "$name" >/dev/null || name=$unit
+  pkill -TERM -x "$name" || true
+  if ! _mailstack_wait 10 _mailstack_daemon_gone "$name"; then
+    warn "svc restart $unit: $name did not stop within 10 s"
+    return 1
+  fi
+  _mailstack_sysv_start "$unit"
+}
+
 svc() {
   local action=${1:-} unit=${2:-}
   case $action in
@@ -104,10 +119,12 @@ svc() {
   script="$(_mailstack_initd)/$unit"
   case $action in
     reload | restart)
-      if svc running "$unit"; then
+      if ! svc running "$unit"; then
+        _mailstack_sysv_start "$unit"
+      elif [ -x "$script" ]; then
         service "$unit" "$action" </dev/null
       else
-        _mailstack_sysv_start "$unit"
+        _mailstack_daemon_restart "$unit"
       fi
       ;;
     start) svc running "$unit" || _mailstack_sysv_start "$unit" ;;

@@ -10,7 +10,7 @@ import { type EngineEvent, LocalWorkspace, type Stack } from "@pulumi/pulumi/aut
 import * as jsyaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMessageSize } from "../../src/concerns/postfix/settings";
-import { DEFAULT_MESSAGE_SIZE_LIMIT } from "../../src/core/host-layout";
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MAIL_LOG } from "../../src/core/host-layout";
 import { renderPayload, shellQuote } from "../../src/core/push";
 import { ROOT } from "../../src/core/template";
 import { startTunnel } from "../../src/core/tunnel";
@@ -263,6 +263,17 @@ describe("sandbox deployment through the real engine", () => {
       expect(ssh("cat /etc/timezone; readlink /etc/localtime").out).toBe(
         "Europe/Berlin\n/usr/share/zoneinfo/Europe/Berlin\n",
       );
+      // rsyslog reads the zone when it starts: it was restarted, so the mail
+      // log goes on in the new zone's offset, not the one it started with.
+      const offset = ssh("date +%:z").out.trim();
+      const marker = `zone-${Date.now()}`;
+      expect(ssh(`logger -p mail.info -t mailstack-zone ${marker}`).code).toBe(0);
+      let stamped = "";
+      for (let i = 0; i < 20 && stamped === ""; i++) {
+        stamped = ssh(`grep -F ' ${marker}' ${MAIL_LOG} | cut -d' ' -f1`).out.trim();
+        if (stamped === "") await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(stamped).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+\\${offset}$`));
     },
     STEP,
   );

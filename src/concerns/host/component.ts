@@ -21,6 +21,9 @@ export const BASE_PACKAGES = [
   "util-linux",
 ] as const;
 
+/** Daemons that read the time zone only when they start: a zone change restarts them. */
+export const ZONE_READERS = ["rsyslog", "cron"] as const;
+
 /**
  * The host's shell library (files/lib/mailstack.sh): logging, service control
  * and waiting. Every script under files/ loads it from here, and so do the
@@ -111,7 +114,16 @@ export class MailHost extends pulumi.ComponentResource {
         // tzdata reads /etc/timezone as a bare zone name: no header.
         files: [{ path: "/etc/timezone", content: `${args.timezone}\n` }],
         check: [`test -f ${shellQuote(zone)}`],
-        reload: { command: `ln -sfn ${shellQuote(zone)} /etc/localtime` },
+        // rsyslog and cron read the zone once, when they start: rsyslog would
+        // go on stamping the logs with the old offset, and cron would run the
+        // backup and the health check at the old zone's hours. Each is
+        // restarted where it runs (a first deployment installs them later).
+        reload: {
+          command: [
+            `ln -sfn ${shellQuote(zone)} /etc/localtime`,
+            ...ZONE_READERS.map((unit) => `{ ! svc running ${unit} || svc restart ${unit}; }`),
+          ].join(" && "),
+        },
       },
       after,
     );

@@ -194,6 +194,43 @@ kill $pid`,
   });
 });
 
+describe("svc restart of a daemon without an init script", () => {
+  it("ends the daemon and starts it again, so it rereads what it reads once (Debian's rsyslog, the time zone)", () => {
+    // A daemon of its own: it notes each start, goes to the background as
+    // rsyslogd does, and ends on TERM.
+    const daemon = path.join(dir, "mstestzoned");
+    const starts = path.join(dir, "starts");
+    fs.writeFileSync(
+      daemon,
+      [
+        "#!/bin/bash",
+        `if [ "\${1:-}" != run ]; then echo start >>${starts}; "$0" run </dev/null >/dev/null 2>&1 & exit 0; fi`,
+        "trap 'exit 0' TERM",
+        "while :; do sleep 0.1; done",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const init = fakeInit(path.join(dir, "init"), { systemd: false });
+    const env = { ...init.env, PATH: `${dir}:${init.env.PATH}` };
+    const r = run(
+      `svc start mstestzone
+wait_until 5 "the daemon" pgrep -x mstestzoned
+first=$(pgrep -x mstestzoned)
+svc restart mstestzone
+wait_until 5 "the daemon again" pgrep -x mstestzoned
+second=$(pgrep -x mstestzoned)
+[ "$first" != "$second" ] || { echo "same process $first" >&2; exit 1; }
+[ "$(pgrep -cx mstestzoned)" = 1 ] || { echo "more than one" >&2; exit 1; }
+svc running mstestzone
+pkill -x mstestzoned`,
+      env,
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(fs.readFileSync(starts, "utf8").trim().split("\n")).toHaveLength(2);
+  });
+});
+
 describe("svc's neighbours", () => {
   it("refuses an unknown action or a missing unit, even under set -u", () => {
     const init = fakeInit(dir, { systemd: true });
