@@ -55,7 +55,9 @@ export interface DovecotConfArgs {
   readonly postmaster: string;
   /**
    * Largest message in bytes (mailstack:messageSizeLimit), as Postfix's on port
-   * 25: submission_max_mail_size on 587 and 465. Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   * 25: submission_max_mail_size on 587 and 465, announced before the login;
+   * Postfix's loopback relay enforces it (20-submission.conf says why).
+   * Default DEFAULT_MESSAGE_SIZE_LIMIT.
    */
   readonly messageSizeLimit?: number;
   /** Root of the mailboxes. Default /var/vmail. */

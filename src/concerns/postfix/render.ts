@@ -1,7 +1,12 @@
 // Postfix's files, rendered from typed values: main.cf, master.cf, the
 // submission header checks and the pgsql maps of src/concerns/database/lookups.ts.
 // Pure: no config, no Pulumi.
-import { DEFAULT_MESSAGE_SIZE_LIMIT, MESSAGE_SIZE_MARGIN, SUBMISSION_RELAY } from "../../core/host-layout";
+import {
+  DEFAULT_MESSAGE_SIZE_LIMIT,
+  MESSAGE_SIZE_MARGIN,
+  SUBMISSION_RELAY,
+  SUBMISSION_SIZE_ALLOWANCE,
+} from "../../core/host-layout";
 import { render } from "../../core/template";
 import { POSTFIX_MAPS, renderPostfixMaps } from "../database/lookups";
 import type { DatabaseSpec } from "../database/spec";
@@ -23,8 +28,8 @@ export interface PostfixMainArgs {
   readonly keyPath: string;
   /**
    * Largest message in bytes (mailstack:messageSizeLimit): port 25's limit;
-   * the loopback submission listener takes MESSAGE_SIZE_MARGIN more.
-   * Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   * the loopback submission listener takes SUBMISSION_SIZE_ALLOWANCE more,
+   * its cleanup MESSAGE_SIZE_MARGIN more. Default DEFAULT_MESSAGE_SIZE_LIMIT.
    */
   readonly messageSizeLimit?: number;
   /**
@@ -95,10 +100,13 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
 }
 
 /**
- * /etc/postfix/master.cf. The loopback submission listener and its cleanup
- * take the limit plus MESSAGE_SIZE_MARGIN: Dovecot enforces the limit itself
- * on 587 and 465, then adds its trace header, and Postfix counts its own
- * Received header and the envelope too. Pure.
+ * /etc/postfix/master.cf. The loopback submission listener holds mail from
+ * 587 and 465 to the limit plus SUBMISSION_SIZE_ALLOWANCE: Dovecot announces
+ * that less the allowance (the limit) after the login, and leaves larger
+ * mail to this listener, whose 552 it passes on (Dovecot 2.3.19's own limit
+ * crashes it, files/dovecot/conf.d/20-submission.conf). Its cleanup, which
+ * counts the envelope and the filter's headers too, takes the limit plus
+ * MESSAGE_SIZE_MARGIN. Pure.
  */
 export function renderPostfixMaster(args: Pick<PostfixMainArgs, "messageSizeLimit"> = {}): string {
   const why = sizeLimitProblem(args.messageSizeLimit);
@@ -106,7 +114,8 @@ export function renderPostfixMaster(args: Pick<PostfixMainArgs, "messageSizeLimi
   return render("postfix/master.cf", {
     submissionRelay: `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`,
     submissionRelayHost: SUBMISSION_RELAY.host,
-    relaySizeLimit: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) + MESSAGE_SIZE_MARGIN,
+    relaySizeLimit: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) + SUBMISSION_SIZE_ALLOWANCE,
+    cleanupSizeLimit: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) + MESSAGE_SIZE_MARGIN,
   });
 }
 

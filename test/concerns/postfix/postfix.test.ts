@@ -16,6 +16,7 @@ import {
   DEFAULT_MESSAGE_SIZE_LIMIT,
   MESSAGE_SIZE_MARGIN,
   SUBMISSION_RELAY,
+  SUBMISSION_SIZE_ALLOWANCE,
 } from "../../../src/core/host-layout";
 import { CLIENT_TLS_CIPHER_STRING } from "../../../src/core/tls-policy";
 import { MAIL_LOG_ALLOWED, unexpectedLogLines } from "../../helpers/mail-log";
@@ -195,13 +196,15 @@ describe("postfix rendered files", () => {
       expect(DEFAULT_MESSAGE_SIZE_LIMIT - withBreaks).toBeGreaterThan(512 * 1024);
       const { main, relay, subcleanup } = limits();
       expect(main.get("message_size_limit")).toBe("36700160");
-      expect([relay, subcleanup]).toEqual(["37748736", "37748736"]);
+      expect([relay, subcleanup]).toEqual(["36701184", "37748736"]);
     });
 
-    it("port 25 holds mail to the configured limit; the loopback relay and its cleanup take the margin more", () => {
+    it("port 25 holds mail to the configured limit; the loopback relay takes Dovecot's allowance more, its cleanup the margin", () => {
       const l = limits(50 * 2 ** 20);
       expect(l.main.get("message_size_limit")).toBe("52428800");
-      expect(l.relay).toBe(String(52428800 + MESSAGE_SIZE_MARGIN));
+      // Dovecot announces the relay's SIZE less its allowance: the limit itself.
+      expect(l.relay).toBe(String(52428800 + SUBMISSION_SIZE_ALLOWANCE));
+      expect(SUBMISSION_SIZE_ALLOWANCE).toBe(1024);
       expect(l.subcleanup).toBe(String(52428800 + MESSAGE_SIZE_MARGIN));
       // Only the relay and its cleanup differ from main.cf.
       const master = renderPostfixMaster({ messageSizeLimit: 50 * 2 ** 20 });
