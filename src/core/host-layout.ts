@@ -29,9 +29,10 @@ export const MESSAGE_SIZE_MARGIN = 1024 * 1024;
  * What Dovecot's submission service (2.3) allows for what it adds to a
  * message it relays, its trace header: SUBMISSION_MAX_ADDITIONAL_MAIL_SIZE.
  * Once logged in, it announces the relay's SIZE less this as its own and
- * refuses a MAIL FROM whose SIZE= is over that; so Postfix's loopback
- * listener takes mailstack:messageSizeLimit plus this, and Dovecot
- * announces the limit.
+ * refuses a MAIL FROM whose SIZE= is over that. Postfix's loopback listener
+ * holds 587 and 465 to mailstack:messageSizeLimit itself, counting that
+ * header, so one byte over the limit is always refused; Dovecot announces
+ * the limit less this, before the login too.
  */
 export const SUBMISSION_SIZE_ALLOWANCE = 1024;
 

@@ -1,12 +1,7 @@
 // Postfix's files, rendered from typed values: main.cf, master.cf, the
 // submission header checks and the pgsql maps of src/concerns/database/lookups.ts.
 // Pure: no config, no Pulumi.
-import {
-  DEFAULT_MESSAGE_SIZE_LIMIT,
-  MESSAGE_SIZE_MARGIN,
-  SUBMISSION_RELAY,
-  SUBMISSION_SIZE_ALLOWANCE,
-} from "../../core/host-layout";
+import { DEFAULT_MESSAGE_SIZE_LIMIT, MESSAGE_SIZE_MARGIN, SUBMISSION_RELAY } from "../../core/host-layout";
 import { render } from "../../core/template";
 import { POSTFIX_MAPS, renderPostfixMaps } from "../database/lookups";
 import type { DatabaseSpec } from "../database/spec";
@@ -28,8 +23,8 @@ export interface PostfixMainArgs {
   readonly keyPath: string;
   /**
    * Largest message in bytes (mailstack:messageSizeLimit): port 25's limit;
-   * the loopback submission listener takes SUBMISSION_SIZE_ALLOWANCE more,
-   * its cleanup MESSAGE_SIZE_MARGIN more. Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   * the loopback submission listener's too, its cleanup's MESSAGE_SIZE_MARGIN
+   * more. Default DEFAULT_MESSAGE_SIZE_LIMIT.
    */
   readonly messageSizeLimit?: number;
   /**
@@ -101,11 +96,10 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
 
 /**
  * /etc/postfix/master.cf. The loopback submission listener holds mail from
- * 587 and 465 to the limit plus SUBMISSION_SIZE_ALLOWANCE: Dovecot announces
- * that less the allowance (the limit) after the login, and leaves larger
- * mail to this listener, whose 552 it passes on (Dovecot 2.3.19's own limit
- * crashes it, files/dovecot/conf.d/20-submission.conf). Its cleanup, which
- * counts the envelope and the filter's headers too, takes the limit plus
+ * 587 and 465 to the limit, as port 25 is held: Dovecot leaves larger mail
+ * to it and passes its 552 on (Dovecot 2.3.19's own limit crashes it,
+ * files/dovecot/conf.d/20-submission.conf). Its cleanup, which counts the
+ * envelope and the filter's headers too, takes the limit plus
  * MESSAGE_SIZE_MARGIN. Pure.
  */
 export function renderPostfixMaster(args: Pick<PostfixMainArgs, "messageSizeLimit"> = {}): string {
@@ -114,7 +108,7 @@ export function renderPostfixMaster(args: Pick<PostfixMainArgs, "messageSizeLimi
   return render("postfix/master.cf", {
     submissionRelay: `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`,
     submissionRelayHost: SUBMISSION_RELAY.host,
-    relaySizeLimit: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) + SUBMISSION_SIZE_ALLOWANCE,
+    relaySizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
     cleanupSizeLimit: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) + MESSAGE_SIZE_MARGIN,
   });
 }
