@@ -14,7 +14,9 @@ phase "dependencies"
 # SPF and DKIM libraries for the DNS tests, and PostgreSQL 15 for the
 # throwaway clusters of the database tests (test/helpers/pg.ts starts its own; the
 # system cluster is not used), and Debian's Dovecot, whose doveconf parses the
-# obox fragment (test/concerns/dovecot/obox-doveconf.test.ts; the service is never started).
+# obox fragment (test/concerns/dovecot/obox-doveconf.test.ts) and whose submission
+# service runs from a temp dir with the stack's settings
+# (test/concerns/dovecot/submission-size.test.ts; the system service is never started).
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
@@ -28,6 +30,7 @@ command -v curl >/dev/null || missing+=(curl)
 /usr/bin/python3 -c 'import dkim, dns.resolver' 2>/dev/null || missing+=(python3-dkim python3-dnspython)
 /usr/bin/python3 -c 'import spf' 2>/dev/null || missing+=(python3-spf)
 [ -x /usr/bin/doveconf ] || missing+=(dovecot-core)
+[ -x /usr/lib/dovecot/submission-login ] || missing+=(dovecot-submissiond)
 # The security tests' scanners (test/sandbox/security-contract.ts): nmap for the port
 # scan, testssl.sh for the TLS ports. Neither has a service.
 command -v nmap >/dev/null || missing+=(nmap)

@@ -16,13 +16,25 @@ export const MAIL_ROOT = "/var/vmail";
 export const DEFAULT_MESSAGE_SIZE_LIMIT = 35 * 1024 * 1024;
 
 /**
- * What a hop behind the front door (Postfix's loopback submission listener,
- * Rspamd, clamd) accepts beyond mailstack:messageSizeLimit: 1 MiB for the
- * trace headers the front door and Postfix add and for the envelope records
- * Postfix counts too (about 100 bytes a recipient). A message the front door
- * took is then never refused, or let through unscanned, further in.
+ * What a hop behind the front doors (the cleanup of Postfix's loopback
+ * submission listener, Rspamd, clamd) accepts beyond
+ * mailstack:messageSizeLimit: 1 MiB for the trace headers added on the way
+ * and the envelope records Postfix counts too (about 100 bytes a
+ * recipient). A message a front door took is then never refused, or let
+ * through unscanned, further in.
  */
 export const MESSAGE_SIZE_MARGIN = 1024 * 1024;
+
+/**
+ * What Dovecot's submission service (2.3) allows for what it adds to a
+ * message it relays, its trace header: SUBMISSION_MAX_ADDITIONAL_MAIL_SIZE.
+ * Once logged in, it announces the relay's SIZE less this as its own and
+ * refuses a MAIL FROM whose SIZE= is over that. Postfix's loopback listener
+ * holds 587 and 465 to mailstack:messageSizeLimit itself, counting that
+ * header, so one byte over the limit is always refused; Dovecot announces
+ * the limit less this, before the login too.
+ */
+export const SUBMISSION_SIZE_ALLOWANCE = 1024;
 
 /**
  * Where Dovecot's submission service relays the mail it has accepted: a

@@ -9,6 +9,7 @@ import {
   PG_SOCKET_DIR,
   RSPAMD_CONTROLLER,
   SUBMISSION_RELAY,
+  SUBMISSION_SIZE_ALLOWANCE,
 } from "../../core/host-layout";
 import { fill, ROOT, render } from "../../core/template";
 import { CLIENT_TLS_CIPHER_STRING, CLIENT_TLS_PROTOCOLS } from "../../core/tls-policy";
@@ -55,7 +56,10 @@ export interface DovecotConfArgs {
   readonly postmaster: string;
   /**
    * Largest message in bytes (mailstack:messageSizeLimit), as Postfix's on port
-   * 25: submission_max_mail_size on 587 and 465. Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   * 25. Postfix's loopback relay enforces it on 587 and 465 (20-submission.conf
+   * says why); Dovecot announces it less SUBMISSION_SIZE_ALLOWANCE, before the
+   * login as submission_max_mail_size and after it from the relay's SIZE.
+   * Default DEFAULT_MESSAGE_SIZE_LIMIT.
    */
   readonly messageSizeLimit?: number;
   /** Root of the mailboxes. Default /var/vmail. */
@@ -243,7 +247,7 @@ export function renderDovecotFragment(fragment: DovecotFragment, args: DovecotCo
       return render(source, {
         relayHost: SUBMISSION_RELAY.host,
         relayPort: SUBMISSION_RELAY.port,
-        messageSizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
+        announcedSize: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) - SUBMISSION_SIZE_ALLOWANCE,
       });
     case "90-quota.conf":
       return render(source, {});

@@ -23,8 +23,8 @@ export interface PostfixMainArgs {
   readonly keyPath: string;
   /**
    * Largest message in bytes (mailstack:messageSizeLimit): port 25's limit;
-   * the loopback submission listener takes MESSAGE_SIZE_MARGIN more.
-   * Default DEFAULT_MESSAGE_SIZE_LIMIT.
+   * the loopback submission listener's too, its cleanup's MESSAGE_SIZE_MARGIN
+   * more. Default DEFAULT_MESSAGE_SIZE_LIMIT.
    */
   readonly messageSizeLimit?: number;
   /**
@@ -95,10 +95,12 @@ export function renderPostfixMain(args: PostfixMainArgs): string {
 }
 
 /**
- * /etc/postfix/master.cf. The loopback submission listener and its cleanup
- * take the limit plus MESSAGE_SIZE_MARGIN: Dovecot enforces the limit itself
- * on 587 and 465, then adds its trace header, and Postfix counts its own
- * Received header and the envelope too. Pure.
+ * /etc/postfix/master.cf. The loopback submission listener holds mail from
+ * 587 and 465 to the limit, as port 25 is held: Dovecot leaves larger mail
+ * to it and passes its 552 on (Dovecot 2.3.19's own limit crashes it,
+ * files/dovecot/conf.d/20-submission.conf). Its cleanup, which counts the
+ * envelope and the filter's headers too, takes the limit plus
+ * MESSAGE_SIZE_MARGIN. Pure.
  */
 export function renderPostfixMaster(args: Pick<PostfixMainArgs, "messageSizeLimit"> = {}): string {
   const why = sizeLimitProblem(args.messageSizeLimit);
@@ -106,7 +108,8 @@ export function renderPostfixMaster(args: Pick<PostfixMainArgs, "messageSizeLimi
   return render("postfix/master.cf", {
     submissionRelay: `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`,
     submissionRelayHost: SUBMISSION_RELAY.host,
-    relaySizeLimit: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) + MESSAGE_SIZE_MARGIN,
+    relaySizeLimit: args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT,
+    cleanupSizeLimit: (args.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT) + MESSAGE_SIZE_MARGIN,
   });
 }
 

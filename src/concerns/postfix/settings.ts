@@ -10,7 +10,7 @@ export const KEYS = {
     type: "string",
     default: "35MiB",
     description:
-      "Largest message, in bytes or with K, M or G, which count in powers of 1024 (35M = 35MiB = 36700160 bytes); from 1M to 1G. Larger mail gets 552 on ports 25, 587 and 465; Postfix's loopback relay, Rspamd and ClamAV take 1 MiB more for the headers added on the way. Default 35MiB, a 25 MiB attachment in base64.",
+      "Largest message, in bytes or with K, M or G, which count in powers of 1024 (35M = 35MiB = 36700160 bytes); from 1M to 1G. Larger mail gets 552 on ports 25, 587 and 465 (there from Postfix's loopback relay, as Dovecot 2.3.19's own limit crashes it; Dovecot announces the limit less 1024: README, Message size); Rspamd and ClamAV take 1 MiB more for the headers added on the way. Default 35MiB, a 25 MiB attachment in base64.",
     example: "50MiB",
   },
 } as const satisfies KeySpecs;

@@ -91,12 +91,21 @@ describe("dovecot rendered files", () => {
     expect(s.get("submission_relay_host")).toBe(SUBMISSION_RELAY.host);
     expect(s.get("submission_relay_port")).toBe(String(SUBMISSION_RELAY.port));
     expect(s.get("submission_relay_trusted")).toBe("yes");
-    // The same limit as Postfix's, whichever is set.
-    expect(s.get("submission_max_mail_size")).toBe(String(DEFAULT_MESSAGE_SIZE_LIMIT));
+    // Postfix's limit, whichever is set, less what Dovecot keeps for its trace
+    // header: announced before the login as after it.
+    expect(s.get("submission_max_mail_size")).toBe(String(DEFAULT_MESSAGE_SIZE_LIMIT - 1024));
     const small = settings(
       renderDovecotFragment("20-submission.conf", { ...ARGS, messageSizeLimit: 2 ** 21 }),
     );
-    expect(small.get("submission_max_mail_size")).toBe("2097152");
+    expect(small.get("submission_max_mail_size")).toBe("2096128");
+  });
+
+  it("a logged-in submission session holds no size itself: Dovecot 2.3.19 crashes on much larger mail", () => {
+    // The only userdb sets it to 0 for every login; Postfix's relay holds the limit
+    // (test/concerns/dovecot/submission-size.test.ts runs it).
+    const auth = renderDovecotFragment("10-auth.conf", ARGS);
+    expect(auth.match(/^userdb \{/gm)).toHaveLength(1);
+    expect(settings(auth).get("userdb/override_fields")).toBe("submission_max_mail_size=0");
   });
 
   it("IMAPS and POP3S only: the plaintext listeners are off", () => {
