@@ -86,6 +86,15 @@ lookup "postfix mailboxes" \
 alias_q="SELECT a.destination FROM virtual_aliases a JOIN domains d ON d.id = a.domain_id WHERE a.source = '%s' AND a.enabled AND d.is_active UNION SELECT u.email FROM virtual_users u JOIN domains d ON d.id = u.domain_id WHERE u.email = '%s' AND u.enabled AND d.is_active"
 lookup "postfix aliases (address)" "${alias_q//%s/a4242@d4243.example}"
 lookup "postfix aliases (catch-all)" "${alias_q//%s/@d77.example}"
+# The alias-loop walk is too long to copy: its query as the template holds it,
+# with %s, %u and %d filled in as Postfix fills them.
+loops_q=$(awk '/^query = / { sub(/^query = /, ""); q = $0; on = 1; next }
+  on && /^[ \t]/ { q = q "\n" $0; next } { on = 0 } END { print q }' files/postfix/pgsql/alias_loops.cf)
+[ -n "$loops_q" ] || die "no query in files/postfix/pgsql/alias_loops.cf"
+loops() { local q=${loops_q//%s/$1}; q=${q//%u/${1%@*}}; printf '%s' "${q//%d/${1##*@}}"; }
+lookup "postfix loop walk (alias)" "$(loops a4242@d4243.example)"
+lookup "postfix loop walk (catch-all)" "$(loops nobody@d77.example)"
+lookup "postfix loop walk (plus)" "$(loops a4242+news@d4243.example)"
 lookup "postfix sender logins" \
   "SELECT login FROM sender_logins WHERE address = 'shared42@d43.example' UNION SELECT email FROM virtual_users WHERE email = 'shared42@d43.example' AND enabled"
 lookup "dovecot passdb" \

@@ -68,7 +68,7 @@ node -e '
   fs.mkdirSync(process.argv[2]);
   for (const m of POSTFIX_MAPS) fs.writeFileSync(`${process.argv[2]}/${m}.cf`, renderPostfixMap(DATABASE_SPEC, m));
 ' "$work/js" "$work/maps"
-maps=(virtual_mailbox_domains virtual_mailbox_maps virtual_alias_maps sender_login_maps)
+maps=(virtual_mailbox_domains virtual_mailbox_maps virtual_alias_maps sender_login_maps alias_loops)
 for m in "${maps[@]}"; do [ -f "$work/maps/$m.cf" ] || die "the renderer made no $m.cf"; done
 
 # 2. postmap in the sandbox (installed as the lookup tests do), the maps and
@@ -155,8 +155,10 @@ declare -A keys=(
   [virtual_mailbox_maps]="SELECT u.email FROM virtual_users u JOIN domains d ON d.id = u.domain_id WHERE u.enabled AND $active"
   [virtual_alias_maps]="SELECT a.source FROM virtual_aliases a JOIN domains d ON d.id = a.domain_id WHERE a.enabled AND $active"
   [sender_login_maps]="SELECT s.address FROM sender_logins s JOIN virtual_users u ON u.email = s.login JOIN domains d ON d.id = u.domain_id WHERE u.enabled AND $active"
+  # The loop walk as every RCPT TO pays it: from an alias, whose bench rows never loop.
+  [alias_loops]="SELECT a.source FROM virtual_aliases a JOIN domains d ON d.id = a.domain_id WHERE a.enabled AND a.source NOT LIKE '@%' AND $active"
 )
-for map in virtual_mailbox_domains virtual_mailbox_maps virtual_alias_maps sender_login_maps; do
+for map in virtual_mailbox_domains virtual_mailbox_maps virtual_alias_maps sender_login_maps alias_loops; do
   q "${keys[$map]} ORDER BY random() LIMIT $N" >"$DIR/$map.keys"
   misses=0
   : >"$DIR/$map.us"
@@ -192,6 +194,7 @@ printf '%-26s %6s %9s %9s %9s %12s %7s\n' "map" "calls" "p50 ms" "p99 ms" "max m
 printf '%s\n' "$results"
 echo "p50/p99/max: one postmap process per lookup (process start, peer-authenticated connection, query);"
 echo "1-conn: all keys through one postmap process, as a running Postfix daemon keeps its connection."
-if awk '$7 != 0 { bad = 1 } END { exit !bad }' <<<"$results"; then
-  die "some lookups of existing keys found nothing (misses column)"
+echo "misses: over both runs; alias_loops answers only a loop, and the bench aliases have none, so it misses every key twice."
+if awk '$1 == "alias_loops" ? $7 != 2 * $2 : $7 != 0 { bad = 1 } END { exit !bad }' <<<"$results"; then
+  die "some lookups of existing keys found nothing, or alias_loops found a loop (misses column)"
 fi

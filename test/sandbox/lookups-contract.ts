@@ -261,6 +261,17 @@ export function registerLookupTests(ssh: SandboxSsh): void {
       "dave@old.example.test": null,
       "nobody@example.test": null,
     },
+    // The sandbox's aliases have no loop (the loop case below makes one).
+    alias_loops: {
+      "sales@example.test": null,
+      "alice@example.test": null,
+      "alice+news@example.test": null,
+      "x@example.org": null,
+      "nobody@example.test": null,
+      // Keys of access(5) without a domain: Postfix sends no query (%d).
+      "example.test": null,
+      "alice@": null,
+    },
   };
   for (const map of POSTFIX_MAPS) {
     it(`postfix ${map}: answers as the postfix OS user (${POSTFIX_ROLE})`, () => {
@@ -279,6 +290,27 @@ export function registerLookupTests(ssh: SandboxSsh): void {
     expect(resolve("frank@example.org")).toEqual(["frank@example.org"]);
     expect(resolve("alice@example.test")).toEqual(["alice@example.test"]);
     expect(resolve("x@example.test")).toBeNull();
+  });
+
+  it("postfix alias_loops: a loop written into the database by hand is named, also for its plus addresses", () => {
+    const [a, b] = ["looptest-a@example.test", "looptest-b@example.test"];
+    sql(
+      `INSERT INTO virtual_aliases (domain_id, source, destination)
+       SELECT d.id, v.s, v.d FROM (VALUES ('${a}', '${b}'), ('${b}', '${a}')) AS v (s, d)
+       JOIN domains d ON d.domain_name = 'example.test'`,
+    );
+    try {
+      expect(lookup("alias_loops", a)).toEqual([`550 5.4.6 alias loop ${a} -> ${b} -> ${a}`]);
+      expect(lookup("alias_loops", b)).toEqual([`550 5.4.6 alias loop ${b} -> ${a} -> ${b}`]);
+      expect(lookup("alias_loops", "looptest-a+x@example.test")).toEqual([
+        "550 5.4.6 alias loop looptest-a+x@example.test -> looptest-b+x@example.test -> looptest-a+x@example.test",
+      ]);
+      // The mailbox beside it is untouched.
+      expect(lookup("alias_loops", "alice@example.test")).toBeNull();
+    } finally {
+      sql(`DELETE FROM virtual_aliases WHERE source IN ('${a}', '${b}')`);
+    }
+    expect(lookup("alias_loops", a)).toBeNull();
   });
 
   it("postfix maps: only the postfix OS user gets in; root is refused by peer authentication", () => {

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { DATABASE_SPEC } from "../../src/concerns/database/spec";
 import { shellQuote } from "../../src/core/push";
 import { ROOT } from "../../src/core/template";
 import { inbound, replies, tool } from "../helpers/mail-clients";
@@ -107,6 +108,65 @@ export function registerMailTests(ssh: SandboxSsh, host: string): void {
       );
       expect(anywhere(s)).toBe("");
     });
+  });
+
+  describe("mail: alias loops", () => {
+    /** SQL as the database superuser, as an operator would write rows by hand. */
+    const sql = (query: string) =>
+      ssh(`cd / && runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d ${DATABASE_SPEC.database}`, query);
+    const a = `loop-a-${RUN}@example.test`;
+    const b = `loop-b-${RUN}@example.test`;
+    const refusal = `<${a}>: Recipient address rejected: alias loop ${a} -> ${b} -> ${a}`;
+    const literal = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+    it(
+      "a loop written into the database is refused at RCPT TO for good (550 5.4.6, naming it), on 25 and 587; nothing is deferred",
+      () => {
+        // Config validation refuses loops at preview; rows written by hand bypass it.
+        const insert = sql(
+          `INSERT INTO virtual_aliases (domain_id, source, destination)
+           SELECT d.id, v.s, v.d FROM (VALUES ('${a}', '${b}'), ('${b}', '${a}')) AS v (s, d)
+           JOIN domains d ON d.domain_name = 'example.test';\n`,
+        );
+        expect(insert.code, insert.err).toBe(0);
+        try {
+          const s = token();
+          const t = fromOutside(a, s);
+          expect(t.code).not.toBe(0);
+          // At RCPT TO: the data is never sent, and no 451 4.6.0 comes after it.
+          expect(replies(t)).toContainEqual(`550 5.4.6 ${refusal}`);
+          expect(replies(t)).not.toContainEqual(expect.stringMatching(/^354 /));
+          expect(replies(t)).not.toContainEqual(expect.stringMatching(/^4\d\d /));
+
+          // A logged-in user's mail to it, through Dovecot's relay to Postfix.
+          const u = token();
+          const sub = submit("alice@example.test", "alice-sandbox-pw", "alice@example.test", a, u);
+          expect(sub.code).not.toBe(0);
+          expect(replies(sub)).toContainEqual(expect.stringMatching(/^235 2\.7\.0 /));
+          expect(replies(sub)).toContainEqual(
+            // Dovecot's submission service passes on Postfix's answer, recipient first.
+            expect.stringMatching(new RegExp(`^550 5\\.4\\.6 (<${literal(a)}> )?${literal(refusal)}$`)),
+          );
+          expect(replies(sub)).not.toContainEqual(expect.stringMatching(/^250 2\.0\.0 Ok/));
+
+          // Nothing waits in the queue for it, and cleanup never met the loop.
+          const queue = ssh("postqueue -p");
+          expect(queue.code, queue.err).toBe(0);
+          expect(queue.out).not.toContain(a);
+          expect(ssh(`grep -cF ${shellQuote(`nesting for ${a}`)} /var/log/mail.log || true`).out.trim()).toBe(
+            "0",
+          );
+          expect(anywhere(s)).toBe("");
+          expect(anywhere(u)).toBe("");
+        } finally {
+          sql(`DELETE FROM virtual_aliases WHERE source IN ('${a}', '${b}');\n`);
+        }
+        expect(
+          sql(`SELECT count(*) FROM virtual_aliases WHERE source IN ('${a}', '${b}');\n`).out.trim(),
+        ).toBe("0");
+      },
+      STEP,
+    );
   });
 
   describe("mail: internationalized mail", () => {

@@ -9,12 +9,17 @@ import { PG_SOCKET_DIR } from "../../core/host-layout";
 import { render } from "../../core/template";
 import { type DatabaseSpec, type LookupRole, validateSpec } from "./spec";
 
-/** The Postfix lookup tables, each one `files/postfix/pgsql/<name>.cf`. */
+/**
+ * The Postfix lookup tables, each one `files/postfix/pgsql/<name>.cf`. The
+ * first four hold the accounts; alias_loops is a recipient restriction that
+ * refuses mail whose aliases loop.
+ */
 export const POSTFIX_MAPS = [
   "virtual_mailbox_domains",
   "virtual_mailbox_maps",
   "virtual_alias_maps",
   "sender_login_maps",
+  "alias_loops",
 ] as const;
 export type PostfixMap = (typeof POSTFIX_MAPS)[number];
 

@@ -8,6 +8,7 @@ import { renderDovecotSql, renderPostfixMaps } from "../../../src/concerns/datab
 import { DATABASE_SPEC } from "../../../src/concerns/database/spec";
 import { ROOT } from "../../../src/core/template";
 import { provisionMailDatabase, startPostgres, type TestPostgres } from "../../helpers/pg";
+import { postfixQuery, mapSetting as setting } from "../../helpers/pgsql-map";
 
 const DB = DATABASE_SPEC.database;
 let pg: TestPostgres;
@@ -18,14 +19,6 @@ beforeAll(() => {
   pg.query(fs.readFileSync(path.join(ROOT, "bench/lookup-data.sql"), "utf8"), { database: DB });
 }, 120_000);
 afterAll(() => pg?.stop(), 60_000);
-
-/** A setting's value from a lookup file, with continuation lines joined. */
-function setting(text: string, key: string): string {
-  const joined = text.replace(/\\\n\s*/g, " ").replace(/\n[ \t]+/g, " ");
-  const line = joined.split("\n").find((l) => l.startsWith(`${key} =`));
-  if (line === undefined) throw new Error(`no ${key} in lookup file`);
-  return line.slice(key.length + 2).trim();
-}
 
 /** The plan's node types and relations, flattened. */
 function scans(sql: string): { type: string; relation?: string }[] {
@@ -40,21 +33,24 @@ function scans(sql: string): { type: string; relation?: string }[] {
 const maps = renderPostfixMaps(DATABASE_SPEC);
 const dovecot = renderDovecotSql(DATABASE_SPEC);
 const KEY = "u4242@d4243.example";
+/** A Postfix map's query as Postfix sends it for `key`. */
+const postfix = (map: keyof typeof maps, key: string): string => {
+  const sql = postfixQuery(setting(maps[map], "query"), key);
+  if (sql === null) throw new Error(`Postfix sends no ${map} query for ${key}`);
+  return sql;
+};
 const cases: [string, string][] = [
-  [
-    "postfix virtual_mailbox_domains",
-    setting(maps.virtual_mailbox_domains, "query").replace(/%s/g, "d4243.example"),
-  ],
-  ["postfix virtual_mailbox_maps", setting(maps.virtual_mailbox_maps, "query").replace(/%s/g, KEY)],
-  [
-    "postfix virtual_alias_maps (address)",
-    setting(maps.virtual_alias_maps, "query").replace(/%s/g, "a42@d43.example"),
-  ],
-  [
-    "postfix virtual_alias_maps (catch-all)",
-    setting(maps.virtual_alias_maps, "query").replace(/%s/g, "@d42.example"),
-  ],
-  ["postfix sender_login_maps", setting(maps.sender_login_maps, "query").replace(/%s/g, KEY)],
+  ["postfix virtual_mailbox_domains", postfix("virtual_mailbox_domains", "d4243.example")],
+  ["postfix virtual_mailbox_maps", postfix("virtual_mailbox_maps", KEY)],
+  ["postfix virtual_alias_maps (address)", postfix("virtual_alias_maps", "a42@d43.example")],
+  ["postfix virtual_alias_maps (catch-all)", postfix("virtual_alias_maps", "@d42.example")],
+  ["postfix sender_login_maps", postfix("sender_login_maps", KEY)],
+  // The loop walk from an alias, a mailbox, an address only a catch-all
+  // takes, and a plus address (looked up again without its extension).
+  ["postfix alias_loops (alias)", postfix("alias_loops", "a42@d43.example")],
+  ["postfix alias_loops (mailbox)", postfix("alias_loops", KEY)],
+  ["postfix alias_loops (catch-all)", postfix("alias_loops", "nobody@d42.example")],
+  ["postfix alias_loops (plus address)", postfix("alias_loops", "a42+news@d43.example")],
   ["dovecot password_query", setting(dovecot, "password_query").replace(/%u/g, KEY)],
   [
     "dovecot user_query",

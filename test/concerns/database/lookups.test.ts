@@ -50,6 +50,22 @@ describe("postfix pgsql maps", () => {
     expect(q).toMatch(/u\.email = '%s' AND u\.enabled AND d\.is_active$/);
   });
 
+  it("the loop walk looks each address up with the alias map's own query", () => {
+    const alias = settings(renderPostfixMap(DATABASE_SPEC, "virtual_alias_maps")).get("query") ?? "";
+    const loops = settings(renderPostfixMap(DATABASE_SPEC, "alias_loops")).get("query") ?? "";
+    expect(alias).toContain("'%s'");
+    // Every address of the walk is k.key where Postfix's lookup has its key.
+    expect(loops.replace(/\( /g, "(").replace(/ \)/g, ")")).toContain(alias.replaceAll("'%s'", "k.key"));
+  });
+
+  it("the loop map answers a 5xx naming the loop, and needs a domain in the key", () => {
+    const q = settings(renderPostfixMap(DATABASE_SPEC, "alias_loops")).get("query") ?? "";
+    expect(q).toContain("'550 5.4.6 alias loop '");
+    // %d: Postfix sends no query for the "domain" and "user@" keys of access(5).
+    expect(q).toContain("'%d'");
+    expect(q).toMatch(/LIMIT 1$/);
+  });
+
   it("never reads a password hash", () => {
     for (const text of Object.values(renderPostfixMaps(DATABASE_SPEC)))
       expect(text).not.toContain("password_hash");

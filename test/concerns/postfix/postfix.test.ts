@@ -73,6 +73,43 @@ describe("postfix rendered files", () => {
     expect(s.get("smtpd_sasl_path")).toBe("private/auth");
   });
 
+  it("alias loops are refused at RCPT TO: last on port 25, before the login counts on the submission relay", () => {
+    const check = "check_recipient_access pgsql:/etc/postfix/pgsql/alias_loops.cf";
+    // Unknown recipients keep their 550 5.1.1; known ones are walked for loops.
+    expect(settings(renderPostfixMain(MAIN)).get("smtpd_recipient_restrictions")).toBe(
+      `reject_non_fqdn_recipient, reject_unknown_recipient_domain, reject_unlisted_recipient, ${check}`,
+    );
+    const relay = overrides(renderPostfixMaster(), `${SUBMISSION_RELAY.host}:${SUBMISSION_RELAY.port}`);
+    expect(relay.get("smtpd_recipient_restrictions")?.split(",")).toEqual([
+      "reject_non_fqdn_recipient",
+      ...check.split(" "),
+      "permit_sasl_authenticated",
+      "reject",
+    ]);
+  });
+
+  it("every pgsql map main.cf and master.cf name is pushed, and every pushed map is named", () => {
+    const files = postfixFiles(MAIN, DATABASE_SPEC);
+    const config = files
+      .filter((f) => !f.path.startsWith("/etc/postfix/pgsql/"))
+      .map((f) => f.content)
+      .join("\n");
+    const named = new Set(
+      [...config.matchAll(/pgsql:(\/etc\/postfix\/pgsql\/[a-z_]+\.cf)/g)].map((m) => m[1]),
+    );
+    const pushed = files.filter((f) => f.path.startsWith("/etc/postfix/pgsql/")).map((f) => f.path);
+    expect([...named].sort()).toEqual([...pushed].sort());
+    expect(pushed).toContain("/etc/postfix/pgsql/alias_loops.cf");
+  });
+
+  it("the loop map strips an extension at main.cf's recipient delimiter, as cleanup does", () => {
+    const files = new Map(postfixFiles(MAIN, DATABASE_SPEC).map((f) => [f.path, f.content]));
+    expect(settings(files.get("/etc/postfix/main.cf") ?? "").get("recipient_delimiter")).toBe("+");
+    const loops = files.get("/etc/postfix/pgsql/alias_loops.cf") ?? "";
+    expect(loops).toContain("split_part(w.localpart, '+', 1)");
+    expect(loops).toContain("strpos(w.localpart, '+') > 1");
+  });
+
   it("main.cf: no open relay, no AUTH on port 25, TLS 1.2 or newer, a size limit", () => {
     const s = settings(renderPostfixMain(MAIN));
     expect(s.get("smtpd_relay_restrictions")).toBe(
@@ -349,6 +386,7 @@ describe("Postfix component", () => {
       "/etc/postfix/pgsql/virtual_mailbox_maps.cf root root 0644",
       "/etc/postfix/pgsql/virtual_alias_maps.cf root root 0644",
       "/etc/postfix/pgsql/sender_login_maps.cf root root 0644",
+      "/etc/postfix/pgsql/alias_loops.cf root root 0644",
     ]);
     expect(stdin).not.toMatch(/^\s*password\s*=/m);
     expect(stdin).not.toContain("KEY");
