@@ -8,9 +8,12 @@
 #   restart  svc restart rspamd, what a spamActions push ran before
 #   reload   the push's reload command today (rspamdReloadCommand in
 #            src/concerns/filter/render.ts): svc reload rspamd for actions.conf
-# Prints, per way: messages sent, accepted (250), deferred (4xx, with the
-# first reply), refused connections, and delivered to the Maildir. The target
-# for reload is 0 deferred and 0 refused. actions.conf gets its content back.
+# Each way runs twice: C long sessions that send every message (as a busy
+# relay does), then one session a message (as most senders do). Prints, per
+# way and session style: messages sent, accepted (250), deferred (4xx, with
+# the first reply), refused connections, and delivered to the Maildir. The
+# target for reload is 0 deferred and 0 refused. actions.conf gets its
+# content back.
 #
 # Uses frank@example.org's mailbox and removes the bench messages afterwards.
 # Needs a deployed sandbox: bash scripts/deploy-sandbox.sh.
@@ -66,12 +69,12 @@ change() { # way
   wait_until 30 "Rspamd back" up
 }
 
-run() { # way label -> one line of figures
+run() { # way label sessions(long|short) -> one line of figures
   local result
   result=$(mktemp)
-  python3 - "$n" "$c" "$tag-$2" >"$result" <<'PY' &
+  python3 - "$n" "$c" "$tag-$2" "$3" >"$result" <<'PY' &
 import smtplib, sys, threading, time
-n, conns, tag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+n, conns, tag, short = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "short"
 lock = threading.Lock()
 stats = {"sent": 0, "ok": 0, "deferred": 0, "rejected": 0, "refused": 0}
 first = []
@@ -99,6 +102,8 @@ def worker(w):
         try:
             s.sendmail("bench@outside.test", ["frank@example.org"], body)
             count("ok")
+            if short:
+                s.quit(); s = connect()
         except smtplib.SMTPResponseException as e:
             key = "deferred" if 400 <= e.smtp_code < 500 else "rejected"
             count(key, f"{e.smtp_code} {e.smtp_error.decode(errors='replace')}")
@@ -131,11 +136,13 @@ PY
     sleep 0.2
   done
   read -r sent ok deferred rejected refused first <"$result"
-  printf '%-8s %6s %9s %9s %9s %8s %10s  %s\n' "$1" "$sent" "$ok" "$deferred" "$rejected" "$refused" "$got" "$first"
+  printf '%-8s %-8s %6s %9s %9s %9s %8s %10s  %s\n' "$1" "$3" "$sent" "$ok" "$deferred" "$rejected" "$refused" "$got" "$first"
   rm -f "$result"
 }
 printf '%s messages over %s connections, %s changes of actions.conf each run\n' "$n" "$c" "$k"
-printf '%-8s %6s %9s %9s %9s %8s %10s  %s\n' way sent accepted "4xx" "5xx" refused delivered "first 4xx/5xx or refusal"
-run restart restart
-run reload reload
+printf '%-8s %-8s %6s %9s %9s %9s %8s %10s  %s\n' way sessions sent accepted "4xx" "5xx" refused delivered "first 4xx/5xx or refusal"
+run restart restart-long long
+run reload reload-long long
+run restart restart-short short
+run reload reload-short short
 REMOTE
