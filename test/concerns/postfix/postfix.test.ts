@@ -169,6 +169,16 @@ describe("postfix rendered files", () => {
     expect(withDnsbl.get("postscreen_greet_wait")).toBe(POSTSCREEN_GREET_WAIT.withDnsbl);
   });
 
+  it("master.cf: every line is a comment, an option of the service above it, or a service with its eight fields", () => {
+    // What postconf's "bad field count" refuses on the host: a stray line
+    // (a merge marker, a wrapped comment) is caught here first.
+    const bad = renderPostfixMaster()
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("#") && !/^\s+-o \S+=\S+$/.test(l))
+      .filter((l) => l.trim().split(/\s+/).length < 8 || /^\s/.test(l));
+    expect(bad).toEqual([]);
+  });
+
   it("master.cf: port 25 is postscreen, which hands clients to smtpd", () => {
     const services = renderPostfixMaster()
       .split("\n")
