@@ -365,6 +365,7 @@ export class MailStack extends pulumi.ComponentResource {
         connection,
         settings: cfg.health,
         services: healthServices(cfg.database.host === undefined),
+        localDatabase: cfg.database.host === undefined,
         certPath: tls.certPath,
         backup: this.backup !== "none",
         dnsRecords: dns.records,

@@ -317,6 +317,15 @@ describe("MailStack", () => {
       ]);
     });
 
+    it("gives mailstack-health the privileges the spec declares, to compare on this host", () => {
+      const push = String(resources.get("mail-health-config-apply")?.inputs.stdin);
+      expect(push).toMatch(/\nPRIVILEGES_DATABASE='?mailserver'?\n/);
+      expect(push).toContain("\npostfix_lookup SELECT column public.virtual_users.email\n");
+      expect(push).toContain("\ntechmail SELECT table *\n");
+      expect(push).not.toContain("postfix_lookup SELECT column public.virtual_users.password_hash");
+      expect(push).toContain("file /usr/local/lib/mailstack/privilege-matrix.sql ");
+    });
+
     it("keeps the admin password and the password hashes secret, and the accounts readable", () => {
       const admin = resources.get("mail-db-admin-password")?.inputs.stdin as Record<string, unknown>;
       expect(admin[SECRET_SIG]).toBe(SECRET_VALUE);

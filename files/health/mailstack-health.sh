@@ -8,9 +8,12 @@
 #   tls        the certificate's expiry
 #   backup     the age of the last successful backup (mailstack-backup status)
 #   dns        the records the stack publishes, as DNS serves them
+#   privileges who may do what in the mail database, against what the stack
+#              declares: a privilege granted by hand, or one gone
 # Prints one line per check and exits 1 with the list of problems when
 # something is wrong, 0 when all is well. Settings: /etc/mailstack/health.conf
-# (mailstack:health); the expected records: /etc/mailstack/health-dns.txt.
+# (mailstack:health); the expected records: /etc/mailstack/health-dns.txt;
+# the expected privileges: /etc/mailstack/health-privileges.txt.
 #
 #   mailstack-health [--state NAME] [--quiet]
 #   mailstack-health --check-config
@@ -22,9 +25,10 @@
 # Prometheus text, in metrics-<state>.prom. --check-config reads the settings
 # and the noise classes and exits (the deployment runs it before a swap).
 #
-# MAILSTACK_LIB, MAILSTACK_HEALTH_ETC, MAILSTACK_HEALTH_STATE and
-# MAILSTACK_PATH (put before the PATH below) are for tests that run the check
-# off the host.
+# MAILSTACK_LIB, MAILSTACK_HEALTH_ETC, MAILSTACK_HEALTH_STATE,
+# MAILSTACK_PRIVILEGE_MATRIX and MAILSTACK_PATH (put before the PATH below)
+# are for tests that run the check off the host; libpq's PGHOST, passed on to
+# psql, points the privileges check at a test cluster.
 set -uo pipefail
 umask 022
 export LC_ALL=C
@@ -46,6 +50,8 @@ etc=${MAILSTACK_HEALTH_ETC:-/etc/mailstack}
 CONF=$etc/health.conf
 DNS_EXPECTED=$etc/health-dns.txt
 NOISE=$etc/health-noise.txt
+PRIVILEGES_EXPECTED=$etc/health-privileges.txt
+PRIVILEGE_MATRIX=${MAILSTACK_PRIVILEGE_MATRIX:-/usr/local/lib/mailstack/privilege-matrix.sql}
 [ -r "$CONF" ] || die "$CONF is missing; deploy the stack (pulumi up) first" 2
 # shellcheck source=/dev/null
 . "$CONF"
@@ -68,6 +74,12 @@ classes=$(awk '/^[ \t]*(#|$)/ { next }
     }
     print name, pat
   }' "$NOISE" 2>&1) || die "$NOISE: ${classes//$'\n'/ }" 2
+if [ -n "$PRIVILEGES_DATABASE" ]; then
+  if ! bad=$(awk '!/^[ \t]*(#|$)/ && NF != 4 { print "line " NR; exit }' "$PRIVILEGES_EXPECTED" 2>&1) || [ -n "$bad" ]; then
+    die "$PRIVILEGES_EXPECTED: ${bad//$'\n'/ }: not \"<grantee> <privilege> <kind> <object>\"; deploy the stack (pulumi up) again" 2
+  fi
+  [ -r "$PRIVILEGE_MATRIX" ] || die "$PRIVILEGE_MATRIX is missing; deploy the stack (pulumi up) first" 2
+fi
 if [ "$check_config" = 1 ]; then
   log "$CONF and $NOISE ($(grep -c . <<<"$classes") noise pattern(s)) read"
   exit 0
@@ -328,6 +340,62 @@ else
     fail dns "$((wrong - 5)) more record set(s) differ; compare with the dnsZones output (pulumi stack output dnsZones)"
   fi
   [ "$wrong" -ne 0 ] || ok dns "all $checked record sets served as the stack publishes them (asked $asked)"
+fi
+
+# --- privileges -------------------------------------------------------------
+# PostgreSQL's answer for every role and PUBLIC, every object and every
+# privilege ($PRIVILEGE_MATRIX: "<grantee> TAB <privilege> TAB <kind> TAB
+# <object> TAB t|f", asked as the postgres superuser, the one role that may
+# read everyone's rights), against the declared privileges ($PRIVILEGES_EXPECTED:
+# "<grantee> <privilege> <kind> <object>", where * in the object stands for
+# any name). Neither the deployment nor the provider's refresh sees a
+# privilege added by hand, so this is where it shows. Prints "extra <row>"
+# for a privilege held that nothing declares and "missing <row>" for one
+# declared but not held, an object that does not exist included.
+privilege_drift() { # expected file, then the live matrix on stdin
+  awk -F '\t' '
+    NR == FNR {
+      if ($0 ~ /^[ \t]*(#|$)/) next
+      split($0, d, " "); key = d[1] " " d[2] " " d[3] " " d[4]
+      if (d[4] ~ /\*/) {
+        re = d[4]; gsub(/\./, "[.]", re); gsub(/\*/, ".*", re)
+        pattern[key] = "^" re "$"; scope[key] = d[1] " " d[2] " " d[3]
+      } else declared[key] = 1
+      next
+    }
+    {
+      key = $1 " " $2 " " $3 " " $4; want = key in declared
+      if (want) seen[key] = 1
+      for (k in pattern) if (!want && scope[k] == $1 " " $2 " " $3 && $4 ~ pattern[k]) want = 1
+      if ($5 == "t" && !want) print "extra " key
+      if ($5 == "f" && want) print "missing " key
+    }
+    END { for (k in declared) if (!(k in seen)) print "missing " k }
+  ' "$1" - | sort
+}
+if [ -z "$PRIVILEGES_DATABASE" ]; then
+  ok privileges "not checked (the mail database is not on this host)"
+elif ! live=$(cd / && runuser -u postgres -- psql -XAtq -F $'\t' -v ON_ERROR_STOP=1 -d "$PRIVILEGES_DATABASE" -f - <"$PRIVILEGE_MATRIX" 2>&1); then
+  fail privileges "cannot read the privileges in database $PRIVILEGES_DATABASE: ${live//$'\n'/ }"
+else
+  drift=$(privilege_drift "$PRIVILEGES_EXPECTED" <<<"$live")
+  if [ -z "$drift" ]; then
+    ok privileges "$(grep -c $'\tt$' <<<"$live") privilege(s) in database $PRIVILEGES_DATABASE, as the stack declares them"
+  else
+    # The first few by name, then a count: one grant to PUBLIC is an extra for every role.
+    n=0
+    while read -r what grantee privilege kind object; do
+      n=$((n + 1))
+      [ "$n" -le 10 ] || continue
+      if [ "$what" = extra ]; then
+        fail privileges "$grantee holds $privilege on $kind $object, which the stack does not grant"
+      else
+        fail privileges "$grantee lacks $privilege on $kind $object, which the stack grants"
+      fi
+    done <<<"$drift"
+    [ "$n" -le 10 ] || fail privileges "$((n - 10)) more privilege(s) differ"
+    note "see who holds what: runuser -u postgres -- psql -d $PRIVILEGES_DATABASE -c '\dp' (and '\ddp', '\l', '\dn+'); revoke an extra by hand; README, Health check"
+  fi
 fi
 
 # --- result -----------------------------------------------------------------

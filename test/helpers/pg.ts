@@ -178,6 +178,11 @@ export function startPostgres(): TestPostgres {
  */
 export function provisionMailDatabase(pg: TestPostgres, spec: DatabaseSpec = DATABASE_SPEC): void {
   pg.query(fs.readFileSync(path.join(ROOT, "files/postgres/roles.sql"), "utf8"), { database: "postgres" });
+  migrateMailDatabase(pg, spec);
+}
+
+/** Runs the migrations through the real files/postgres/migrate.sh, as every mode does once the roles exist. */
+export function migrateMailDatabase(pg: TestPostgres, spec: DatabaseSpec = DATABASE_SPEC): void {
   const migrate = spawnSync(
     "bash",
     ["-c", fs.readFileSync(path.join(ROOT, "files/postgres/migrate.sh"), "utf8"), "m"],
@@ -188,4 +193,17 @@ export function provisionMailDatabase(pg: TestPostgres, spec: DatabaseSpec = DAT
     },
   );
   if (migrate.status !== 0) throw new Error(`migrate.sh failed: ${migrate.stderr}`);
+}
+
+/**
+ * The whole privilege matrix of `database`, from files/postgres/privilege-matrix.sql:
+ * "grantee privilege kind object t|f" lines, sorted.
+ */
+export function privilegeMatrix(pg: TestPostgres, database: string): string[] {
+  const sql = fs.readFileSync(path.join(ROOT, "files/postgres/privilege-matrix.sql"), "utf8");
+  return pg
+    .query(sql, { database })
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split("|").join(" "));
 }

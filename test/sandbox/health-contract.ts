@@ -4,8 +4,10 @@
 // address, and mailstack:health dnsServer points the check at it. The queue
 // may hold nothing (maxQueue 0). Broken means: Dovecot stopped, so
 // a message waits in the queue, and NSD serving another MX for example.test.
-// Last, a TLS scan from this machine must leave it healthy, its refusals
-// counted as log noise. test/sandbox/e2e.test.ts calls registerHealthTests.
+// Then a TLS scan from this machine must leave it healthy, its refusals
+// counted as log noise. Last, a column granted by hand in the mail database
+// must be reported by name until it is revoked. test/sandbox/e2e.test.ts
+// calls registerHealthTests.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
@@ -76,7 +78,7 @@ export function registerHealthTests(ssh: SandboxSsh, host: string, hooks: Health
         await waitForEmptyQueue();
         const r = health();
         expect(r.out).toMatch(/^mailstack-health: mail\.example\.test at \S+: healthy$/m);
-        for (const check of ["services", "queue", "mail log", "tls", "backup", "dns"]) {
+        for (const check of ["services", "queue", "mail log", "tls", "backup", "dns", "privileges"]) {
           expect(r.out, check).toMatch(new RegExp(`^ok +${check}: `, "m"));
         }
         expect(r.out).toMatch(/^ok +services: all 11 running/m);
@@ -178,6 +180,33 @@ export function registerHealthTests(ssh: SandboxSsh, host: string, hooks: Health
         expect(ssh("cat /var/lib/mailstack/health/metrics-e2e.prom").out).toMatch(
           /^mailstack_health_log_noise_lines [1-9]\d*$/m,
         );
+      },
+      STEP,
+    );
+
+    it(
+      "reports a privilege granted by hand in the mail database, by name, until it is revoked",
+      () => {
+        // As the host's scripts reach PostgreSQL: the postgres superuser on its socket.
+        const psql = (sql: string) =>
+          ssh(`cd / && runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -d mailserver -c '${sql}'`);
+        const grant = psql("GRANT SELECT (password_hash) ON virtual_users TO postfix_lookup");
+        expect(grant.code, grant.err).toBe(0);
+        try {
+          const r = health();
+          expect(r.code, r.out).toBe(1);
+          expect(r.out).toMatch(
+            /^FAIL +privileges: postfix_lookup holds SELECT on column public\.virtual_users\.password_hash, which the stack does not grant$/m,
+          );
+          expect(r.out.match(/^FAIL +/gm), r.out).toHaveLength(1);
+        } finally {
+          psql("REVOKE SELECT (password_hash) ON virtual_users FROM postfix_lookup");
+        }
+        const r = health();
+        expect(r.out).toMatch(
+          /^ok +privileges: \d+ privilege\(s\) in database mailserver, as the stack declares them$/m,
+        );
+        expect(r.code, r.out).toBe(0);
       },
       STEP,
     );

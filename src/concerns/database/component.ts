@@ -255,6 +255,13 @@ export class MailDatabase extends pulumi.ComponentResource {
         { database: spec.database, role: "public", objectType: "database", privileges: [] },
         onDb,
       ),
+      // PostgreSQL 15 still gives PUBLIC USAGE on schema public; roles.sql
+      // revokes it, and so does this (no privileges: revoke, grant nothing).
+      new postgresql.Grant(
+        `${name}-schema-public`,
+        { database: spec.database, role: "public", schema: "public", objectType: "schema", privileges: [] },
+        onDb,
+      ),
       new postgresql.Grant(
         `${name}-schema-${spec.owner}`,
         {

@@ -23,8 +23,11 @@ export * as settings from "./settings";
 export {
   DATABASE_SPEC,
   type DatabaseSpec,
+  declaredPrivileges,
   identMapLines,
   type LookupRole,
+  PRIVILEGES,
+  type PrivilegeRow,
   renderRolesSql,
   renderTableGrantsSql,
   type TableGrant,

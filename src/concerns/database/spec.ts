@@ -125,3 +125,58 @@ export function renderTableGrantsSql(spec: DatabaseSpec): string {
   out.push("COMMIT;");
   return `${out.join("\n")}\n`;
 }
+
+/** One privilege a grantee holds, in the terms of files/postgres/privilege-matrix.sql. */
+export interface PrivilegeRow {
+  /** A role, or PUBLIC. */
+  readonly grantee: string;
+  readonly privilege: string;
+  readonly kind: "database" | "schema" | "table" | "sequence" | "column" | "default";
+  /** database and schema: the name; table and sequence: schema.name; column: schema.table.column. A * stands for any name. */
+  readonly object: string;
+}
+
+/** Every privilege of each kind, as privilege-matrix.sql asks PostgreSQL about them. */
+export const PRIVILEGES = {
+  database: ["CREATE", "CONNECT", "TEMPORARY"],
+  schema: ["CREATE", "USAGE"],
+  table: ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"],
+  sequence: ["USAGE", "SELECT", "UPDATE"],
+  column: ["SELECT", "INSERT", "UPDATE", "REFERENCES"],
+} as const;
+
+/**
+ * The privilege matrix the spec declares: every privilege each role holds,
+ * once roles.sql (or managed mode) and the table grants have run, and
+ * nothing else, for nobody else (PUBLIC included). The owner holds everything
+ * on what it owns, which is every table the migrations make, so its tables,
+ * sequences and columns are "*". mailstack-health compares it with the live
+ * matrix. Pure.
+ */
+export function declaredPrivileges(spec: DatabaseSpec): PrivilegeRow[] {
+  validateSpec(spec);
+  const rows: PrivilegeRow[] = [];
+  const add = (
+    grantee: string,
+    kind: PrivilegeRow["kind"],
+    object: string,
+    privileges: readonly string[],
+  ) => {
+    for (const privilege of privileges) rows.push({ grantee, privilege, kind, object });
+  };
+  add(spec.owner, "database", spec.database, PRIVILEGES.database);
+  add(spec.owner, "schema", "public", PRIVILEGES.schema);
+  add(spec.owner, "table", "*", PRIVILEGES.table);
+  add(spec.owner, "sequence", "*", PRIVILEGES.sequence);
+  add(spec.owner, "column", "*", PRIVILEGES.column);
+  for (const r of spec.lookupRoles) {
+    add(r.role, "database", spec.database, ["CONNECT"]);
+    add(r.role, "schema", "public", ["USAGE"]);
+    for (const g of r.select) {
+      // SELECT on a whole table is SELECT on each of its columns too.
+      if (g.columns === undefined) add(r.role, "table", `public.${g.table}`, ["SELECT"]);
+      for (const c of g.columns ?? ["*"]) add(r.role, "column", `public.${g.table}.${c}`, ["SELECT"]);
+    }
+  }
+  return rows;
+}

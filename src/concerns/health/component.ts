@@ -1,13 +1,21 @@
 // The health check (mailstack-health) on the mail host: services, queue,
-// mail log, certificate, backup age and the published DNS records, by hand
-// or on a schedule. The script is files/health/mailstack-health.sh; this
-// component pushes it with its settings, its log noise classes and the
-// records it expects (rendered in render.ts).
+// mail log, certificate, backup age, the published DNS records and the mail
+// database's privileges, by hand or on a schedule. The script is
+// files/health/mailstack-health.sh; this component pushes it with its
+// settings, its log noise classes, the records and the privileges it expects
+// (rendered in render.ts) and the query that reads the live privileges.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigPush, type HostConnection } from "../../core/push";
 import { installPackages, parseVersions, raw } from "../../core/remote";
+import { DATABASE_SPEC, type DatabaseSpec } from "../database/spec";
 import type { DnsRecord } from "../dns/records";
-import { renderDnsExpectations, renderHealthConf, renderHealthCron, renderHealthNoise } from "./render";
+import {
+  renderDnsExpectations,
+  renderHealthConf,
+  renderHealthCron,
+  renderHealthNoise,
+  renderPrivilegeExpectations,
+} from "./render";
 import type { HealthSettings } from "./settings";
 
 export interface HealthArgs {
@@ -21,6 +29,10 @@ export interface HealthArgs {
   readonly backup: boolean;
   /** The records the stack publishes. */
   readonly dnsRecords: pulumi.Input<readonly DnsRecord[]>;
+  /** Whether the mail database is this host's own, so its privileges are checked. Default false. */
+  readonly localDatabase?: boolean;
+  /** The mail database's roles and grants. Default DATABASE_SPEC. */
+  readonly databaseSpec?: DatabaseSpec;
   readonly dependsOn?: readonly pulumi.Resource[];
 }
 
@@ -30,6 +42,7 @@ export class HealthCheck extends pulumi.ComponentResource {
 
   constructor(name: string, args: HealthArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mailstack:health:HealthCheck", name, {}, opts);
+    const spec = args.databaseSpec ?? DATABASE_SPEC;
     // dig, for the DNS check; cron, for the schedule.
     const packages = installPackages(`${name}-packages`, args.connection, ["bind9-dnsutils", "cron"], {
       parent: this,
@@ -47,12 +60,19 @@ export class HealthCheck extends pulumi.ComponentResource {
               services: args.services,
               cert: args.certPath,
               backup: args.backup,
+              ...(args.localDatabase === true ? { database: spec.database } : {}),
             }),
           },
           { path: "/etc/mailstack/health-noise.txt", content: renderHealthNoise(args.settings) },
           {
             path: "/etc/mailstack/health-dns.txt",
             content: pulumi.output(args.dnsRecords).apply((r) => renderDnsExpectations(r)),
+          },
+          { path: "/etc/mailstack/health-privileges.txt", content: renderPrivilegeExpectations(spec) },
+          // Read by root and fed to psql, so postgres needs no access to it.
+          {
+            path: "/usr/local/lib/mailstack/privilege-matrix.sql",
+            content: raw("postgres/privilege-matrix.sql"),
           },
           {
             path: "/usr/local/sbin/mailstack-health",

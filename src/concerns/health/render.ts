@@ -1,8 +1,9 @@
 // mailstack-health's files, rendered from typed values: its settings, its
-// schedule, its log noise classes and the DNS records it expects. Pure: no
-// config, no Pulumi.
+// schedule, its log noise classes, the DNS records and the database
+// privileges it expects. Pure: no config, no Pulumi.
 import { shellQuote } from "../../core/shell";
 import { render } from "../../core/template";
+import { type DatabaseSpec, declaredPrivileges } from "../database/spec";
 import { type DnsRecord, rdata } from "../dns/records";
 import type { HealthSettings } from "./settings";
 
@@ -33,11 +34,25 @@ export function renderDnsExpectations(records: readonly DnsRecord[]): string {
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * /etc/mailstack/health-privileges.txt: the privilege matrix the spec
+ * declares, "<grantee> <privilege> <kind> <object>" per line, sorted. Pure.
+ */
+export function renderPrivilegeExpectations(spec: DatabaseSpec): string {
+  const rows = declaredPrivileges(spec).map((r) => `${r.grantee} ${r.privilege} ${r.kind} ${r.object}`);
+  return render("health/health-privileges.txt", {
+    database: spec.database,
+    rows: [...new Set(rows)].sort().join("\n"),
+  });
+}
+
 export interface HealthConfValues {
   readonly settings: HealthSettings;
   readonly services: readonly string[];
   readonly cert: string;
   readonly backup: boolean;
+  /** The mail database whose privileges are checked; none when it is not on this host. */
+  readonly database?: string;
 }
 
 /** /etc/mailstack/health.conf. Pure. */
@@ -56,6 +71,7 @@ export function renderHealthConf(v: HealthConfValues): string {
     backup: v.backup ? "yes" : "no",
     checkDns: s.checkDns ? "yes" : "no",
     dnsServer: shellQuote(s.dnsServer),
+    privilegesDatabase: shellQuote(v.database ?? ""),
   });
 }
 

@@ -1,7 +1,9 @@
 // The role/grant spec and the accounts SQL, applied with psql to a real
 // PostgreSQL exactly as the stack and a DBA apply them: roles.sql as a
 // superuser, the migrations through migrate.sh, the table grants as the
-// owner, then the accounts sync. Proves least privilege and the removal rules.
+// owner, then the accounts sync. Proves least privilege and the removal rules,
+// and that managed mode's @pulumi/postgresql resources, replayed on a second
+// cluster as the provider runs them, give the same privilege matrix.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,11 +11,25 @@ import { renderAccountsSql, renderPasswordsSql } from "../../../src/concerns/dat
 import type { AccountsConfig, DomainConfig } from "../../../src/concerns/database/settings";
 import { DATABASE_SPEC, renderRolesSql, renderTableGrantsSql } from "../../../src/concerns/database/spec";
 import { ROOT } from "../../../src/core/template";
-import { provisionMailDatabase, startPostgres, type TestPostgres } from "../../helpers/pg";
+import { dependsOn, flush, recordParents, resources, setup } from "../../helpers/mocks";
+import {
+  migrateMailDatabase,
+  privilegeMatrix,
+  provisionMailDatabase,
+  startPostgres,
+  type TestPostgres,
+} from "../../helpers/pg";
+import { dependencyOrder, providerSql } from "../../helpers/postgresql-provider";
+
+// Managed mode is declared under mocks (its resources recorded), so the
+// component is imported only once they are set.
+setup();
 
 const spec = DATABASE_SPEC;
 const DB = spec.database;
 let pg: TestPostgres;
+/** The privilege matrix right after provisioning, before any test adds a role or a grant. */
+let preprovisionedMatrix: string[];
 
 const HASH = "{BLF-CRYPT}$2b$05$abcdefghijklmnopqrstuu5s2v8.xm6iT0W1qL7PZbC3VYx0cN4uW";
 const domains: DomainConfig[] = [
@@ -49,6 +65,7 @@ beforeAll(() => {
   asSuperuser(`SET ROLE ${spec.owner};\n${renderTableGrantsSql(spec)}`, DB);
   asSuperuser(renderAccountsSql(spec, domains, accounts), DB);
   asSuperuser(renderPasswordsSql(spec, accounts.users, { "alice@example.test": HASH }), DB);
+  preprovisionedMatrix = privilegeMatrix(pg, DB);
 }, 120_000);
 afterAll(() => pg?.stop(), 60_000);
 
@@ -190,4 +207,69 @@ describe("accounts sync", () => {
       "ou=o'brien,dc=q",
     ]);
   });
+});
+
+describe("the same privileges in both modes", () => {
+  /** Declares managed mode on the mail host's own PostgreSQL and records its resources. */
+  async function declareManaged(): Promise<void> {
+    const pulumi = await import("@pulumi/pulumi");
+    const { MailDatabase } = await import("../../../src/concerns/database/component");
+    new MailDatabase(
+      "managed",
+      {
+        connection: { host: "203.0.113.25", port: 22, user: "root", privateKey: pulumi.secret("KEY") },
+        os: "debian12",
+        domains,
+        accounts: { ...accounts, passwordHashes: pulumi.secret<Record<string, string>>({}) },
+        tunnel: async () => {},
+        config: {
+          mode: "managed",
+          port: 5432,
+          tunnelPort: 15432,
+          adminUser: "postgres",
+          adminPassword: pulumi.secret("pw"),
+        },
+      },
+      { transformations: [recordParents] },
+    );
+    await flush();
+  }
+
+  it("managed mode's roles, database and grants, run as the provider runs them, give roles.sql's matrix", async () => {
+    await declareManaged();
+    const managed = startPostgres();
+    try {
+      // Every @pulumi/postgresql resource, and the migrations between them,
+      // in the order the engine may run them.
+      const names = [...resources.values()]
+        .filter((r) => r.name.startsWith("managed-") && (providerSql(r) || r.name === "managed-migrations"))
+        .map((r) => r.name);
+      const order = dependencyOrder(names, dependsOn);
+      expect(order).toContain("managed-migrations");
+      for (const name of order) {
+        const r = resources.get(name);
+        const run = r && providerSql(r);
+        if (run) managed.query(run.sql, { database: run.database });
+        else migrateMailDatabase(managed, spec);
+      }
+      const matrix = privilegeMatrix(managed, DB);
+      // The matrix is whole: every spec role and PUBLIC, every column.
+      for (const role of [spec.owner, ...spec.lookupRoles.map((r) => r.role), "PUBLIC"]) {
+        expect(matrix.filter((l) => l.startsWith(`${role} `)).length, role).toBeGreaterThan(100);
+      }
+      expect(matrix).toContain("postfix_lookup SELECT column public.virtual_users.password_hash f");
+      expect(matrix).toContain("dovecot_lookup SELECT column public.virtual_users.password_hash t");
+      // What PostgreSQL 15 gives PUBLIC unless revoked (issue 17, item 5).
+      expect(matrix).toContain("PUBLIC USAGE schema public f");
+      // The rows that differ first, so a failure names them; then the whole.
+      const missingFrom = (a: string[], b: string[]) => a.filter((l) => !b.includes(l));
+      expect({
+        managedOnly: missingFrom(matrix, preprovisionedMatrix),
+        preprovisionedOnly: missingFrom(preprovisionedMatrix, matrix),
+      }).toEqual({ managedOnly: [], preprovisionedOnly: [] });
+      expect(matrix).toEqual(preprovisionedMatrix);
+    } finally {
+      managed.stop();
+    }
+  }, 120_000);
 });

@@ -3,12 +3,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATABASE_SPEC, renderTableGrantsSql } from "../../../src/concerns/database/spec";
 import type { DnsRecord } from "../../../src/concerns/dns/records";
 import {
   renderDnsExpectations,
   renderHealthConf,
   renderHealthCron,
   renderHealthNoise,
+  renderPrivilegeExpectations,
   servedForm,
 } from "../../../src/concerns/health/render";
 import { DEFAULT_HEALTH, type HealthSettings, healthProblems } from "../../../src/concerns/health/settings";
@@ -16,6 +18,7 @@ import { parseConfig } from "../../../src/config";
 import { ROOT } from "../../../src/core/template";
 import { healthServices } from "../../../src/mailstack";
 import { fakeInit } from "../../helpers/fake-init";
+import { provisionMailDatabase, startPostgres, type TestPostgres } from "../../helpers/pg";
 
 const rec = (type: DnsRecord["type"], value: string, extra: Partial<DnsRecord> = {}): DnsRecord => ({
   zone: "tlabs.team",
@@ -267,6 +270,8 @@ function fakeHost(
     running?: readonly string[];
     queue?: readonly { id: string; minutesAgo: number }[];
     cert?: string;
+    /** A cluster holding the mail database, whose privileges are then checked. */
+    database?: TestPostgres;
   } = {},
 ): FakeHost {
   const dir = path.join(scratch, `host-${++hosts}`);
@@ -284,9 +289,16 @@ function fakeHost(
   const mailLog = path.join(dir, "mail.log");
   fs.mkdirSync(etc);
   const settings = { ...DEFAULT_HEALTH, checkDns: false, ...opts.settings };
-  const conf = renderHealthConf({ settings, services, cert: opts.cert ?? certs.good, backup: false });
+  const conf = renderHealthConf({
+    settings,
+    services,
+    cert: opts.cert ?? certs.good,
+    backup: false,
+    ...(opts.database ? { database: DATABASE_SPEC.database } : {}),
+  });
   fs.writeFileSync(path.join(etc, "health.conf"), `${conf}MAIL_LOG=${mailLog}\n`);
   fs.writeFileSync(path.join(etc, "health-noise.txt"), renderHealthNoise(settings));
+  fs.writeFileSync(path.join(etc, "health-privileges.txt"), renderPrivilegeExpectations(DATABASE_SPEC));
   fs.writeFileSync(mailLog, "");
   const state = path.join(dir, "state");
   const env = {
@@ -294,6 +306,8 @@ function fakeHost(
     MAILSTACK_PATH: path.join(dir, "bin"),
     MAILSTACK_HEALTH_ETC: etc,
     MAILSTACK_HEALTH_STATE: state,
+    MAILSTACK_PRIVILEGE_MATRIX: path.join(ROOT, "files/postgres/privilege-matrix.sql"),
+    ...(opts.database ? { PGHOST: opts.database.socketDir } : {}),
   };
   return {
     log: (lines) => fs.appendFileSync(mailLog, lines.map((l) => `${l}\n`).join("")),
@@ -551,5 +565,104 @@ describe("mailstack-health against a fake host", () => {
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.err).toMatch(/health-noise\.txt: .*regular expression compile failed/);
     }
+  });
+});
+
+// The privileges check, run by the real script (as root, psql as postgres, as
+// on the host) against a throwaway cluster provisioned as preprovisioned mode
+// does: roles.sql, the migrations and the table grants as the owner.
+describe("mailstack-health's privileges check against a real PostgreSQL", () => {
+  let pg: TestPostgres;
+  const DB = DATABASE_SPEC.database;
+  const sql = (statement: string) => pg.query(statement, { database: DB });
+  beforeAll(() => {
+    pg = startPostgres();
+    provisionMailDatabase(pg, DATABASE_SPEC);
+    sql(`SET ROLE ${DATABASE_SPEC.owner};\n${renderTableGrantsSql(DATABASE_SPEC)}`);
+  }, 120_000);
+  afterAll(() => pg?.stop(), 60_000);
+  const check = () => fakeHost({ database: pg }).run("--state", "privileges");
+
+  it("finds nothing when the database holds exactly the declared privileges", () => {
+    const r = check();
+    expect(r.out).toMatch(
+      /^ok +privileges: \d+ privilege\(s\) in database mailserver, as the stack declares them$/m,
+    );
+    expect(r.out).toMatch(/: healthy$/m);
+    expect(r.code, r.out + r.err).toBe(0);
+  });
+
+  it.each([
+    [
+      "a column granted by hand",
+      "GRANT SELECT (password_hash) ON virtual_users TO postfix_lookup",
+      "REVOKE SELECT (password_hash) ON virtual_users FROM postfix_lookup",
+      "postfix_lookup holds SELECT on column public.virtual_users.password_hash, which the stack does not grant",
+    ],
+    [
+      "a declared privilege that is gone",
+      "REVOKE SELECT (email) ON virtual_users FROM dovecot_lookup",
+      "GRANT SELECT (email) ON virtual_users TO dovecot_lookup",
+      "dovecot_lookup lacks SELECT on column public.virtual_users.email, which the stack grants",
+    ],
+  ])("names %s, and is healthy again once it is undone", (_what, change, undo, finding) => {
+    sql(change);
+    try {
+      const r = check();
+      expect(r.code, r.out).toBe(1);
+      expect(r.out.match(/^FAIL +.*$/gm)).toEqual([`FAIL  privileges: ${finding}`]);
+      expect(r.out).toMatch(/^ {6}see who holds what: runuser -u postgres -- psql -d mailserver -c '\\dp'/m);
+    } finally {
+      sql(undo);
+    }
+    expect(check().code).toBe(0);
+  });
+
+  it("sees what PUBLIC and roles outside the stack are given, and default privileges", () => {
+    sql(
+      [
+        "GRANT USAGE ON SCHEMA public TO PUBLIC",
+        "CREATE ROLE reporting LOGIN",
+        "GRANT SELECT ON domains TO reporting",
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${DATABASE_SPEC.owner} IN SCHEMA public GRANT SELECT ON TABLES TO postfix_lookup`,
+      ].join(";\n"),
+    );
+    try {
+      const r = check();
+      expect(r.code, r.out).toBe(1);
+      for (const finding of [
+        "PUBLIC holds USAGE on schema public",
+        "reporting holds SELECT on column public.domains.domain_name",
+        "postfix_lookup holds SELECT on default techmail.public.tables",
+      ]) {
+        expect(r.out).toContain(`privileges: ${finding}, which the stack does not grant`);
+      }
+      // reporting's SELECT on each column of domains, and more: past ten, a count.
+      expect(r.out).toMatch(/^FAIL +privileges: 2 more privilege\(s\) differ$/m);
+    } finally {
+      sql(
+        [
+          "REVOKE USAGE ON SCHEMA public FROM PUBLIC",
+          "DROP OWNED BY reporting",
+          "DROP ROLE reporting",
+          `ALTER DEFAULT PRIVILEGES FOR ROLE ${DATABASE_SPEC.owner} IN SCHEMA public REVOKE SELECT ON TABLES FROM postfix_lookup`,
+        ].join(";\n"),
+      );
+    }
+    expect(check().code).toBe(0);
+  });
+
+  it("fails, rather than passes, when it cannot ask PostgreSQL", () => {
+    const r = fakeHost({ database: { ...pg, socketDir: "/nonexistent" } }).run("--state", "privileges");
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toMatch(
+      /^FAIL +privileges: cannot read the privileges in database mailserver: .*nonexistent/m,
+    );
+  });
+
+  it("does not ask when the database is not on this host", () => {
+    expect(fakeHost().run("--state", "privileges").out).toMatch(
+      /^ok +privileges: not checked \(the mail database is not on this host\)$/m,
+    );
   });
 });
