@@ -105,3 +105,70 @@ export function renderImportFile(place: StackPlace, spec: DatabaseSpec): string 
   };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
+
+/** How the operator reaches the PostgreSQL that managed mode will talk to. */
+export interface AdoptionReach {
+  /** External server (mailstack:dbHost): the provider connects to it directly, no tunnel. */
+  readonly dbHost?: string;
+  /** The mail host's SSH: where the tunnel goes when dbHost is unset. */
+  readonly ssh: { readonly host: string; readonly port: number; readonly user: string };
+  readonly dbPort: number;
+  readonly tunnelPort: number;
+}
+
+/** A value as one shell word. Pure. */
+function quote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The commands that adopt the existing database and roles into managed mode,
+ * for the operator to read and run one by one (README, The mail database,
+ * "Switching modes"). Mail flows at every step: nothing changes in
+ * PostgreSQL before the last `up`, and that one only brings the roles to the
+ * spec and grants what the lookups already have. Pure.
+ */
+export function renderAdoption(place: StackPlace, spec: DatabaseSpec, reach: AdoptionReach): string {
+  const s = `--stack ${quote(place.stack)}`;
+  const names = managedNames(place.component);
+  const file = `${place.component}-import.json`;
+  const targets = [urnOf(place, PROVIDER_TYPE, names.provider)];
+  // The mail host's own PostgreSQL gets the admin password over SSH first (MailDatabase).
+  if (reach.dbHost === undefined)
+    targets.push(urnOf(place, "command:remote:Command", `${place.component}-admin-password`));
+  const tunnel =
+    reach.dbHost === undefined
+      ? [
+          "",
+          "# 3. The import does not run the program, so nothing opens the tunnel: open it by hand,",
+          "#    in a second terminal, and leave it open until step 4 is done (sshd allows exactly this forward).",
+          `ssh -N -L 127.0.0.1:${reach.tunnelPort}:127.0.0.1:${reach.dbPort} -p ${reach.ssh.port} ${quote(`${reach.ssh.user}@${reach.ssh.host}`)}`,
+        ]
+      : ["", `# 3. No tunnel: the provider connects to ${reach.dbHost}:${reach.dbPort} itself.`];
+  return [
+    `# Adopting the mail database of stack ${place.stack} into managed mode: ${spec.database} and its roles`,
+    `# ${[spec.owner, ...spec.lookupRoles.map((r) => r.role)].join(", ")} exist already (roles.sql, an old server, preprovisioned mode).`,
+    "# Mail keeps flowing at every step; nothing in PostgreSQL changes before step 5.",
+    "",
+    "# 1. Managed mode and its admin password (skip what is set already).",
+    `pulumi config set ${s} mailstack:dbMode managed`,
+    `pulumi config set ${s} --secret mailstack:dbAdminPassword`,
+    "",
+    "# 2. Only the provider (and the admin password): a full up would CREATE the roles and fail.",
+    `pulumi up ${s} ${targets.map((t) => `--target ${quote(t)}`).join(" ")}`,
+    ...tunnel,
+    "",
+    `# 4. Import the roles and the database (IDs: their names in PostgreSQL), unprotected as the stack declares them.`,
+    `cat > ${file} <<'EOF'`,
+    renderImportFile(place, spec).trimEnd(),
+    "EOF",
+    `pulumi import ${s} --file ${file} --protect=false --generate-code=false`,
+    "",
+    "# 5. Close the tunnel, look, apply: updates of the roles and the database to the spec, the grants",
+    "#    created over the privileges the lookups already have, and the preprovisioned check and grants",
+    "#    forgotten. No delete of a role or of the database may appear.",
+    `pulumi preview --diff ${s}`,
+    `pulumi up ${s}`,
+    "",
+  ].join("\n");
+}
