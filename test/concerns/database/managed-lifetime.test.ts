@@ -10,6 +10,7 @@
 // "tuple concurrently updated" in the provider's own goroutines.
 import type * as pulumiType from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { databaseArgs } from "../../helpers/database-args";
 import { dependsOn, flush, recordParents, registrations, resources, setup } from "../../helpers/mocks";
 
 setup();
@@ -21,18 +22,8 @@ const GRANTS = ["postgresql:index/grant:Grant", "postgresql:index/defaultPrivile
 beforeAll(async () => {
   pulumi = await import("@pulumi/pulumi");
   const { MailDatabase } = await import("../../../src/concerns/database/component");
-  const connection = { host: "203.0.113.25", port: 22, user: "root", privateKey: pulumi.secret("KEY") };
-  const accounts = {
-    users: [],
-    aliases: [],
-    removed: "disable" as const,
-    passwordHashes: pulumi.secret<Record<string, string>>({}),
-  };
   const common = {
-    connection,
-    os: "debian12" as const,
-    domains: [{ name: "tlabs.team", authType: "local" as const, active: true }],
-    accounts,
+    ...databaseArgs(pulumi, "debian12"),
     tunnel: async () => {},
   };
   const db = { port: 5432, tunnelPort: 15432, adminUser: "postgres" };
