@@ -8,7 +8,7 @@ import {
   readLdapBindPassword,
   readPrivateKey,
 } from "./src/config";
-import { MailStack } from "./src/mailstack";
+import { MAILSTACK_NAME, MailStack } from "./src/mailstack";
 
 function configured() {
   try {
@@ -26,7 +26,7 @@ function configured() {
   }
 }
 
-const stack = new MailStack("mail", configured());
+const stack = new MailStack(MAILSTACK_NAME, configured());
 
 // Audit outputs: what an auditor reading `pulumi stack export` needs. No secrets.
 export const host = stack.host;

@@ -23,6 +23,16 @@ import { MAIL_PORTS, RSPAMD_MILTER } from "./core/host-layout";
 import type { HostConnection } from "./core/push";
 import type { TunnelOpener } from "./core/tunnel";
 
+/** The root component's type token: the first part of every URN in the stack (scripts/db-adopt.ts). */
+export const MAILSTACK_TYPE = "mailstack:index:MailStack";
+/** The root component's name (index.ts). */
+export const MAILSTACK_NAME = "mail";
+
+/** The MailDatabase's name under a MailStack named `name`. Pure. */
+export function databaseComponentName(name: string): string {
+  return `${name}-db`;
+}
+
 export interface MailStackArgs {
   readonly config: StackConfig;
   /** The deploy key, a secret Output. */
@@ -110,7 +120,7 @@ export class MailStack extends pulumi.ComponentResource {
   };
 
   constructor(name: string, args: MailStackArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailstack:index:MailStack", name, {}, opts);
+    super(MAILSTACK_TYPE, name, {}, opts);
     const cfg = args.config;
     const connection: HostConnection = {
       host: cfg.ssh.host,
@@ -136,7 +146,7 @@ export class MailStack extends pulumi.ComponentResource {
     );
 
     const database = new MailDatabase(
-      `${name}-db`,
+      databaseComponentName(name),
       {
         connection,
         os: cfg.os,

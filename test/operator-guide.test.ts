@@ -10,7 +10,8 @@ import { ROOT } from "../src/core/template";
 
 const GUIDE_PATH = "docs/operator-guide.md";
 const GUIDE = fs.readFileSync(path.join(ROOT, GUIDE_PATH), "utf8");
-const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+const README_PATH = "README.md";
+const README = fs.readFileSync(path.join(ROOT, README_PATH), "utf8");
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. Pure. */
 function slug(heading: string): string {
@@ -34,6 +35,28 @@ function files(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+/**
+ * The refreshes an operator is told to run that cannot reach PostgreSQL in
+ * managed mode: `pulumi refresh`, or `pulumi up`/`preview` with `--refresh`,
+ * without `--run-program` (only the program opens the tunnel). In Markdown,
+ * every code span and fenced line counts; in any other file, every line. Pure.
+ */
+/** A fenced code block, also indented under a list item; group 1 is its body. */
+const FENCE = /^ *```[^\n]*\n([\s\S]*?)^ *```/gm;
+
+function refreshesWithoutProgram(text: string, markdown: boolean): string[] {
+  const commands = markdown
+    ? [
+        ...[...text.matchAll(FENCE)].flatMap((m) => (m[1] ?? "").split("\n")),
+        ...[...text.replace(FENCE, "").matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ""),
+      ]
+    : text.split("\n");
+  return commands
+    .map((c) => c.replace(/\s+/g, " ").trim())
+    .filter((c) => /\bpulumi refresh\b/.test(c) || /\bpulumi (up|preview)\b.*--refresh\b/.test(c))
+    .filter((c) => !c.includes("--run-program"));
 }
 
 describe("the operator guide", () => {
@@ -104,5 +127,45 @@ describe("the operator guide", () => {
     for (const sub of GUIDE.matchAll(/mailstack-backup ([a-z]+)/g)) {
       expect(backup).toContain(`#   mailstack-backup ${sub[1]}`);
     }
+  });
+});
+
+describe("refresh instructions (issue 17: a plain refresh cannot reach PostgreSQL in managed mode)", () => {
+  it("the check sees a plain refresh in a code span, a fenced block and a script, and passes one with --run-program", () => {
+    expect(refreshesWithoutProgram("run `pulumi refresh --stack prod` now", true)).toEqual([
+      "pulumi refresh --stack prod",
+    ]);
+    expect(refreshesWithoutProgram("```sh\npulumi up --refresh --stack prod\n```\n", true)).toHaveLength(1);
+    expect(
+      refreshesWithoutProgram("- a\n\n  ```sh\n  pulumi refresh\n  ```\n\n`pulumi refresh -s x`", true),
+    ).toEqual(["pulumi refresh", "pulumi refresh -s x"]);
+    expect(refreshesWithoutProgram('pulumi preview --refresh --stack "$STACK"\n', false)).toHaveLength(1);
+    expect(
+      refreshesWithoutProgram("`pulumi refresh --run-program --stack prod`, plain `refresh`", true),
+    ).toEqual([]);
+  });
+
+  it("no document, script or workflow tells an operator to refresh without --run-program", () => {
+    const markdown = [
+      README_PATH,
+      GUIDE_PATH,
+      ...files(path.join(ROOT, "docs")).map((f) => path.relative(ROOT, f)),
+    ];
+    const others = ["scripts", "files", "bench", "workflows", ".github"]
+      .filter((d) => fs.existsSync(path.join(ROOT, d)))
+      .flatMap((d) => files(path.join(ROOT, d)))
+      .filter((f) => /\.(sh|ts|js|ya?ml|md)$/.test(f) || !path.basename(f).includes("."))
+      .map((f) => path.relative(ROOT, f));
+    const found = [...new Set(markdown)].flatMap((f) =>
+      refreshesWithoutProgram(fs.readFileSync(path.join(ROOT, f), "utf8"), true).map((c) => `${f}: ${c}`),
+    );
+    for (const f of others) {
+      const text = fs.readFileSync(path.join(ROOT, f), "utf8");
+      found.push(...refreshesWithoutProgram(text, f.endsWith(".md")).map((c) => `${f}: ${c}`));
+    }
+    expect(found).toEqual([]);
+    // The places that do tell an operator to refresh say it right.
+    expect(GUIDE).toContain("`pulumi refresh --run-program --stack prod`");
+    expect(README).toContain("`pulumi refresh --run-program --stack prod`");
   });
 });

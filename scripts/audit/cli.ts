@@ -62,7 +62,7 @@ export function parseArgs(args: readonly string[], cwd: string): Options {
 }
 
 /** A pulumi command's stdout as JSON; says how to get pulumi when it is missing. */
-function pulumiJson(args: readonly string[]): unknown {
+export function pulumiJson(args: readonly string[]): unknown {
   try {
     const out = execFileSync("pulumi", args, {
       cwd: ROOT,
@@ -80,7 +80,7 @@ function pulumiJson(args: readonly string[]): unknown {
   }
 }
 
-function readJson(file: string, what: string): unknown {
+export function readJson(file: string, what: string): unknown {
   try {
     return JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (err) {

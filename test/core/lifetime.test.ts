@@ -21,7 +21,7 @@ const HISTORY = ".pulumi/history/mailstack/prod/";
 // A project named like ours, so the backend's paths are the README's.
 const PROGRAM = `import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { keptOnDestroy } from ${JSON.stringify(path.join(ROOT, "src/core/lifetime"))};
+import { keptOnDestroy, neverDropped } from ${JSON.stringify(path.join(ROOT, "src/core/lifetime"))};
 
 const config = new pulumi.Config();
 const marks = config.require("marks");
@@ -29,6 +29,9 @@ if (config.requireBoolean("managed")) {
   const provider = new command.Provider("remote", {});
   for (const name of JSON.parse(config.require("names")) as string[]) {
     new command.local.Command(name, { create: "true", delete: "touch " + marks + "/" + name }, keptOnDestroy(provider));
+  }
+  for (const name of JSON.parse(config.get("retained") ?? "[]") as string[]) {
+    new command.local.Command(name, { create: "true", delete: "touch " + marks + "/" + name }, neverDropped(provider));
   }
 }
 `;
@@ -38,6 +41,8 @@ let project: string;
 let marks: string;
 let backend: string;
 let env: Record<string, string>;
+/** The resources made with neverDropped at the next up (the mail database's roles, database and grants). */
+let retained: readonly string[] = [];
 
 function pulumi(args: readonly string[]): { code: number | null; out: string } {
   const r = spawnSync("pulumi", [...args, "--stack", "prod", "--non-interactive"], {
@@ -59,6 +64,7 @@ function ok(...args: string[]): string {
 function up(managed: boolean, names: readonly string[], ...extra: string[]): void {
   ok("config", "set", "managed", String(managed));
   ok("config", "set", "names", JSON.stringify(names));
+  ok("config", "set", "retained", JSON.stringify(retained));
   ok("up", "--yes", "--skip-preview", ...extra);
 }
 
@@ -192,6 +198,42 @@ describe("keptOnDestroy through the real engine", () => {
 
   it(
     "an up that stops using the provider stops managing them and deletes none (dnsProvider zonefile)",
+    () => {
+      up(false, []);
+      expect(deleted()).toEqual([]);
+      expect(commands()).toEqual([]);
+    },
+    STEP,
+  );
+});
+
+describe("neverDropped through the real engine (the mail database, issue 17)", () => {
+  it(
+    "an up that drops one while the provider stays forgets it and runs no delete (a grant the spec no longer has)",
+    () => {
+      retained = ["database", "role", "grant"];
+      up(true, []);
+      expect(commands()).toEqual(["database", "grant", "role"]);
+      retained = ["database", "role"];
+      up(true, []);
+      expect(deleted()).toEqual([]);
+      expect(commands()).toEqual(["database", "role"]);
+    },
+    STEP,
+  );
+
+  it(
+    "a replacement runs no delete of the old one",
+    () => {
+      up(true, [], "--replace", "urn:pulumi:prod::mailstack::command:local:Command::role");
+      expect(deleted()).toEqual([]);
+      expect(commands()).toEqual(["database", "role"]);
+    },
+    STEP,
+  );
+
+  it(
+    "an up that stops using the provider (dbMode preprovisioned) runs no delete and forgets them",
     () => {
       up(false, []);
       expect(deleted()).toEqual([]);

@@ -27,10 +27,16 @@ export interface Registration {
   readonly deletedWith: string;
   /** retainOnDelete; false when not set. */
   readonly retainOnDelete: boolean;
+  /** protect; false when not set. */
+  readonly protect: boolean;
+  /** ignoreChanges, as given. */
+  readonly ignoreChanges: readonly string[];
 }
 
 /** Every registration's options, by resource name (the mocks' newResource never sees them). */
 export const registrations = new Map<string, Registration>();
+/** Every resource's URN as the mock engine made it, by resource name. */
+export const urns = new Map<string, string>();
 
 /** The fields of a RegisterResourceRequest read here. */
 interface RegisterRequest {
@@ -40,6 +46,8 @@ interface RegisterRequest {
   getProvider(): string;
   getDeletedwith(): string;
   getRetainondelete(): boolean | undefined;
+  getProtect(): boolean | undefined;
+  getIgnorechangesList(): string[];
 }
 
 /** Sets the mocks; `stack` names the stack the program runs as (URNs, getStack()). */
@@ -85,8 +93,13 @@ export function setup(stdout: (name: string) => string = () => "", stack = "test
       provider: ref === "" ? "" : ref.slice(0, ref.lastIndexOf("::")),
       deletedWith: req.getDeletedwith(),
       retainOnDelete: req.getRetainondelete() === true,
+      protect: req.getProtect() === true,
+      ignoreChanges: req.getIgnorechangesList(),
     });
-    register(req, callback);
+    register(req, (err: unknown, resp?: { getUrn(): string }) => {
+      if (resp) urns.set(req.getName(), resp.getUrn());
+      (callback as (e: unknown, r: unknown) => void)(err, resp);
+    });
   };
 }
 

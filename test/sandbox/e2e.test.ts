@@ -17,6 +17,7 @@ import { startTunnel } from "../../src/core/tunnel";
 import { requireToolchain, sandboxStackSettings, writeStackFile } from "../helpers/engine";
 import { sandboxEnv } from "../helpers/sandbox-env";
 import { sandboxSsh } from "../helpers/sandbox-ssh";
+import { registerAdoptionTests } from "./adoption-contract";
 import { registerAuditTests } from "./audit-contract";
 import { BACKUP_LOG_ALLOWED, registerBackupTests } from "./backup-contract";
 import { registerDestroyTests } from "./destroy-contract";
@@ -149,6 +150,9 @@ describe("sandbox deployment through the real engine", () => {
   // Every Postfix and Dovecot lookup, run as the daemons' own roles against
   // the database just deployed (test/sandbox/lookups-contract.ts).
   registerLookupTests(ssh);
+  // The import IDs `npm run db-adopt` prints, against the roles and database
+  // the sandbox's DBA made (test/sandbox/adoption-contract.ts).
+  registerAdoptionTests(ssh, sandboxStackSettings().config);
   // Real mail through the deployed Postfix and Dovecot (test/sandbox/mail-contract.ts).
   registerMailTests(ssh, sb.SANDBOX_HOST ?? "");
   registerFilterTests(ssh, sb.SANDBOX_HOST ?? "");

@@ -7,12 +7,13 @@ import * as command from "@pulumi/command";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { keptOnDestroy } from "../../core/lifetime";
+import { neverDropped } from "../../core/lifetime";
 import { asRoot, ConfigPush, commandConnection, type HostConnection } from "../../core/push";
 import { installPackages, parseVersions, script } from "../../core/remote";
 import { startTunnel, type TunnelOpener } from "../../core/tunnel";
 import type { HostOs } from "../host/settings";
 import { renderAccountsSql, renderPasswordsSql, sqlString } from "./accounts-sql";
+import { MAIL_DATABASE_TYPE, managedNames } from "./adopt";
 import { loadMigrations, renderMigrationPayload } from "./migrations";
 import { renderHba, renderIdent, renderPostgresConf } from "./render";
 import type { AccountsConfig, DatabaseConfig, DomainConfig } from "./settings";
@@ -44,6 +45,27 @@ function psql(user: string, database: string): string {
   return asRoot(user, `env -C / runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${database} -f -`);
 }
 
+/**
+ * Makes the resources in the order given, each waiting for the one before.
+ * Two grants that change one database, schema or table at once can fail with
+ * "tuple concurrently updated" (cyrilgdn/terraform-provider-postgresql#178,
+ * pulumi/pulumi-postgresql#126), halfway through a deploy. One chain for all of
+ * them, not one per object: there are a dozen, each a few milliseconds, and a
+ * single order cannot miss a pair that shares an object.
+ */
+function oneAtATime<T extends pulumi.Resource>(
+  opts: pulumi.CustomResourceOptions,
+  after: readonly pulumi.Resource[],
+  make: readonly ((opts: pulumi.CustomResourceOptions) => T)[],
+): T[] {
+  const made: T[] = [];
+  for (const m of make) {
+    const previous = made.at(-1);
+    made.push(m({ ...opts, dependsOn: previous === undefined ? [...after] : [...after, previous] }));
+  }
+  return made;
+}
+
 export class MailDatabase extends pulumi.ComponentResource {
   /** The @pulumi/postgresql provider of managed mode. */
   private pgProvider?: postgresql.Provider;
@@ -55,7 +77,7 @@ export class MailDatabase extends pulumi.ComponentResource {
   readonly versions: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: MailDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mailstack:database:MailDatabase", name, {}, opts);
+    super(MAIL_DATABASE_TYPE, name, {}, opts);
     const spec = args.spec ?? DATABASE_SPEC;
     validateSpec(spec);
     const conn = args.connection;
@@ -212,8 +234,9 @@ export class MailDatabase extends pulumi.ComponentResource {
           return "127.0.0.1";
         }),
       );
+    const names = managedNames(name);
     const provider = new postgresql.Provider(
-      `${name}-provider`,
+      names.provider,
       {
         host,
         port: db.host === undefined ? db.tunnelPort : db.port,
@@ -227,83 +250,102 @@ export class MailDatabase extends pulumi.ComponentResource {
       parent,
     );
     this.pgProvider = provider;
-    // Roles, the database and the rights are kept when the stack is destroyed
-    // or leaves managed mode: deleting a role drops what it owns, and the
-    // database holds the accounts (src/core/lifetime.ts).
-    const withProvider = { parent: this, ...keptOnDestroy(provider), dependsOn: ready };
+    // Roles, the database and the rights are never deleted by the engine, not
+    // on destroy, not when the stack leaves managed mode, not on a removal or
+    // replacement: deleting a role drops what it owns, the database holds the
+    // accounts, and revoking a right stops the lookups (src/core/lifetime.ts).
+    const withProvider = { parent: this, ...neverDropped(provider), dependsOn: ready };
 
     const ownerPassword =
       db.ownerPassword ??
       new random.RandomPassword(`${name}-owner-password`, { length: 32, special: false }, parent).result;
     const owner = new postgresql.Role(
-      `${name}-role-${spec.owner}`,
+      names.role(spec.owner),
       { name: spec.owner, login: true, password: ownerPassword },
       withProvider,
     );
     const lookups = spec.lookupRoles.map(
-      (r) => new postgresql.Role(`${name}-role-${r.role}`, { name: r.role, login: true }, withProvider),
+      (r) => new postgresql.Role(names.role(r.role), { name: r.role, login: true }, withProvider),
     );
     const database = new postgresql.Database(
-      `${name}-database`,
+      names.database,
       { name: spec.database, owner: spec.owner, encoding: "UTF8", template: "template0" },
-      { ...withProvider, dependsOn: [...ready, owner] },
+      // PostgreSQL does not record the template a database was copied from, so
+      // an adopted database (`pulumi import`, README) cannot match it, and a
+      // change would be a replacement: a second CREATE DATABASE of the same name.
+      { ...withProvider, dependsOn: [...ready, owner], ignoreChanges: ["template"] },
     );
-    const onDb = { ...withProvider, dependsOn: [database, ...lookups] };
-    const rights: pulumi.Resource[] = [
-      new postgresql.Grant(
-        `${name}-connect`,
-        { database: spec.database, role: "public", objectType: "database", privileges: [] },
-        onDb,
-      ),
-      // PostgreSQL 15 still gives PUBLIC USAGE on schema public; roles.sql
-      // revokes it, and so does this (no privileges: revoke, grant nothing).
-      new postgresql.Grant(
-        `${name}-schema-public`,
-        { database: spec.database, role: "public", schema: "public", objectType: "schema", privileges: [] },
-        onDb,
-      ),
-      new postgresql.Grant(
-        `${name}-schema-${spec.owner}`,
-        {
-          database: spec.database,
-          role: spec.owner,
-          schema: "public",
-          objectType: "schema",
-          privileges: ["CREATE", "USAGE"],
-        },
-        onDb,
-      ),
-      new postgresql.DefaultPrivileges(
-        `${name}-default-privileges`,
-        {
-          database: spec.database,
-          owner: spec.owner,
-          role: "public",
-          schema: "public",
-          objectType: "table",
-          privileges: [],
-        },
-        onDb,
-      ),
-      ...spec.lookupRoles.flatMap((r) => [
-        new postgresql.Grant(
-          `${name}-connect-${r.role}`,
-          { database: spec.database, role: r.role, objectType: "database", privileges: ["CONNECT"] },
-          onDb,
-        ),
-        new postgresql.Grant(
-          `${name}-schema-${r.role}`,
-          {
-            database: spec.database,
-            role: r.role,
-            schema: "public",
-            objectType: "schema",
-            privileges: ["USAGE"],
-          },
-          onDb,
-        ),
-      ]),
-    ];
+    const rights = oneAtATime<pulumi.CustomResource>(
+      withProvider,
+      [database, ...lookups],
+      [
+        (o) =>
+          new postgresql.Grant(
+            `${name}-connect`,
+            { database: spec.database, role: "public", objectType: "database", privileges: [] },
+            o,
+          ),
+        // PostgreSQL 15 still gives PUBLIC USAGE on schema public; roles.sql
+        // revokes it, and so does this (no privileges: revoke, grant nothing).
+        (o) =>
+          new postgresql.Grant(
+            `${name}-schema-public`,
+            {
+              database: spec.database,
+              role: "public",
+              schema: "public",
+              objectType: "schema",
+              privileges: [],
+            },
+            o,
+          ),
+        (o) =>
+          new postgresql.Grant(
+            `${name}-schema-${spec.owner}`,
+            {
+              database: spec.database,
+              role: spec.owner,
+              schema: "public",
+              objectType: "schema",
+              privileges: ["CREATE", "USAGE"],
+            },
+            o,
+          ),
+        (o) =>
+          new postgresql.DefaultPrivileges(
+            `${name}-default-privileges`,
+            {
+              database: spec.database,
+              owner: spec.owner,
+              role: "public",
+              schema: "public",
+              objectType: "table",
+              privileges: [],
+            },
+            o,
+          ),
+        ...spec.lookupRoles.flatMap((r) => [
+          (o: pulumi.CustomResourceOptions) =>
+            new postgresql.Grant(
+              `${name}-connect-${r.role}`,
+              { database: spec.database, role: r.role, objectType: "database", privileges: ["CONNECT"] },
+              o,
+            ),
+          (o: pulumi.CustomResourceOptions) =>
+            new postgresql.Grant(
+              `${name}-schema-${r.role}`,
+              {
+                database: spec.database,
+                role: r.role,
+                schema: "public",
+                objectType: "schema",
+                privileges: ["USAGE"],
+              },
+              o,
+            ),
+        ]),
+      ],
+    );
     return [owner, ...lookups, database, ...rights];
   }
 
@@ -316,23 +358,26 @@ export class MailDatabase extends pulumi.ComponentResource {
   ): pulumi.Resource[] {
     const provider = this.pgProvider;
     if (provider === undefined) throw new pulumi.ResourceError("table grants need managedRoles first", this);
-    const opts = { parent: this, ...keptOnDestroy(provider), dependsOn: [...roles, migrations] };
-    return spec.lookupRoles.flatMap((r) =>
-      r.select.map(
-        (g) =>
-          new postgresql.Grant(
-            `${name}-select-${r.role}-${g.table}`,
-            {
-              database: spec.database,
-              role: r.role,
-              schema: "public",
-              objectType: g.columns ? "column" : "table",
-              objects: [g.table],
-              ...(g.columns ? { columns: [...g.columns] } : {}),
-              privileges: ["SELECT"],
-            },
-            opts,
-          ),
+    return oneAtATime(
+      { parent: this, ...neverDropped(provider) },
+      [...roles, migrations],
+      spec.lookupRoles.flatMap((r) =>
+        r.select.map(
+          (g) => (o: pulumi.CustomResourceOptions) =>
+            new postgresql.Grant(
+              `${name}-select-${r.role}-${g.table}`,
+              {
+                database: spec.database,
+                role: r.role,
+                schema: "public",
+                objectType: g.columns ? "column" : "table",
+                objects: [g.table],
+                ...(g.columns ? { columns: [...g.columns] } : {}),
+                privileges: ["SELECT"],
+              },
+              o,
+            ),
+        ),
       ),
     );
   }

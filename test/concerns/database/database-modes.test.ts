@@ -3,6 +3,7 @@
 // @pulumi/postgresql resource at all; a check, then migrations and grants).
 import type * as pulumiType from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { databaseArgs } from "../../helpers/database-args";
 import { flush, resources, setup } from "../../helpers/mocks";
 
 setup();
@@ -12,15 +13,7 @@ const tunnels: unknown[] = [];
 beforeAll(async () => {
   pulumi = await import("@pulumi/pulumi");
   const { MailDatabase } = await import("../../../src/concerns/database/component");
-  const connection = { host: "203.0.113.25", port: 22, user: "root", privateKey: pulumi.secret("KEY") };
-  const accounts = {
-    users: [],
-    aliases: [],
-    removed: "disable" as const,
-    passwordHashes: pulumi.secret<Record<string, string>>({}),
-  };
-  const domains = [{ name: "tlabs.team", authType: "local" as const, active: true }];
-  const common = { connection, os: "ubuntu2204" as const, domains, accounts };
+  const common = databaseArgs(pulumi, "ubuntu2204");
   const tunnel = async (args: unknown) => {
     tunnels.push(args);
   };
