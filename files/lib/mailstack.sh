@@ -82,13 +82,25 @@ _mailstack_sysv_start() {
   fi
 }
 
+# The process name UNIT runs as without systemd, UNITd or UNIT, whichever
+# runs; fails when neither does.
+_mailstack_process() {
+  if pgrep -x "${1}d" >/dev/null; then
+    printf '%s' "${1}d"
+  elif pgrep -x "$1" >/dev/null; then
+    printf '%s' "$1"
+  else
+    return 1
+  fi
+}
+
 # Restarts UNIT's daemon without an init script: TERM, its end (10 s at
 # most), and a start, as an init would. The daemon rereads what it only reads
 # when it starts (its config, the time zone).
 _mailstack_daemon_gone() { ! pgrep -x "$1" >/dev/null; }
 _mailstack_daemon_restart() {
-  local unit=$1 name="${1}d"
-  pgrep -x "$name" >/dev/null || name=$unit
+  local unit=$1 name
+  name=$(_mailstack_process "$unit") || name=$unit
   pkill -TERM -x "$name" || true
   if ! _mailstack_wait 10 _mailstack_daemon_gone "$name"; then
     warn "svc restart $unit: $name did not stop within 10 s"
@@ -129,7 +141,10 @@ svc() {
       ;;
     start) svc running "$unit" || _mailstack_sysv_start "$unit" ;;
     stop) service "$unit" stop </dev/null ;;
-    reopen) pkill -HUP -x "${unit}d" || pkill -HUP -x "$unit" || true ;;
+    reopen)
+      local name
+      if name=$(_mailstack_process "$unit"); then pkill -HUP -x "$name" || true; fi
+      ;;
     enable)
       # Boot links only matter where an rc system boots the host; failing to
       # make them does not keep the unit from running now.
@@ -149,7 +164,7 @@ svc() {
       if [ -x "$script" ]; then
         service "$unit" status >/dev/null 2>&1
       else
-        pgrep -x "${unit}d" >/dev/null || pgrep -x "$unit" >/dev/null
+        _mailstack_process "$unit" >/dev/null
       fi
       ;;
     exists) [ -x "$script" ] || _mailstack_daemon "$unit" >/dev/null ;;
